@@ -1,0 +1,1 @@
+"""kexue: reproducible deep-learning experiments from Scientific Spaces (kexue.fm)."""

@@ -1,0 +1,1 @@
+"""Layers and networks more than one task uses."""

@@ -1,0 +1,128 @@
+"""Typed, validated parameters read from params.yaml.
+
+One section per task plus a few shared keys (`seed`, `profile`, `trainer`). Every model forbids
+unknown keys and checks types and ranges, so a typo or a bad value fails with the key's full name
+(`fashion.train.lr`) before any work starts. pydantic does the checking; we only format its errors.
+
+`profile: quick` applies each task's `quick:` section (a partial copy of the task's own keys) on
+top of the full parameters: one switch, `dvc exp run -S profile=quick`, shrinks every task.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SHARED_KEYS = ("seed", "profile", "trainer")
+
+
+class ParamsError(ValueError):
+    """A params file or key is missing, unknown, ill-typed or out of range."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+
+
+class TrainerParams(Strict):
+    """How Lightning runs: the same code on CPU, one GPU or many (DDP), chosen here."""
+
+    accelerator: str = "auto"  # auto | cpu | gpu | cuda | mps
+    devices: int | str = "auto"  # auto | N | "0,1"
+    strategy: str = "auto"  # auto | ddp | ddp_spawn | fsdp | ...
+    precision: str = "auto"  # auto -> bf16-mixed on a GPU that has it, else 32-true
+    num_nodes: int = Field(1, ge=1)
+    deterministic: bool | Literal["warn"] = "warn"
+    channels_last: bool = True  # faster convolutions on CPU (and on tensor cores)
+    progress_bar: bool = True
+
+
+class RunParams(Strict):
+    seed: int = 42
+    profile: Literal["full", "quick"] = "full"
+    trainer: TrainerParams = TrainerParams()
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _format(err: ValidationError, prefix: str, source: Path) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join([prefix, *map(str, e["loc"])]) if prefix else ".".join(map(str, e["loc"]))
+        got = e.get("input")
+        detail = e["msg"]
+        if e["type"] == "extra_forbidden":
+            detail = "unknown key (not a parameter of this task; check the spelling)"
+        elif not isinstance(got, dict):
+            detail += f" (got {got!r})"
+        lines.append(f"  {key}: {detail}")
+    return f"{source}: invalid parameters:\n" + "\n".join(lines)
+
+
+def _validate(model: type[M], data: Any, prefix: str, source: Path) -> M:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ParamsError(f"{source}: {prefix} must be a mapping of keys, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise ParamsError(_format(err, prefix, source)) from None
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: params file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ParamsError(f"{path}: the top level must be a mapping of keys")
+    return data
+
+
+def load(path: Path, task: str, model: type[M], known_tasks: tuple[str, ...] = ()) -> tuple[RunParams, M]:
+    """Read `path`, validate the shared keys and the section `task` against `model`.
+
+    Returns (run params, task params) with the quick profile applied when `profile: quick`.
+    """
+    path = Path(path)
+    raw = read_yaml(path)
+    unknown = set(raw) - set(SHARED_KEYS) - set(known_tasks) - {task}
+    if unknown:
+        raise ParamsError(
+            f"{path}: unknown top-level key(s) {sorted(unknown)}; expected {list(SHARED_KEYS)} "
+            f"or a task section {sorted(set(known_tasks) | {task})}"
+        )
+    run = _validate(RunParams, {k: raw[k] for k in SHARED_KEYS if k in raw}, "", path)
+    if task not in raw:
+        raise ParamsError(f"{path}: missing section {task!r}")
+    section = raw[task]
+    if not isinstance(section, dict):
+        raise ParamsError(f"{path}: {task} must be a mapping of keys")
+    section = dict(section)
+    quick = section.pop("quick", None) or {}
+    if not isinstance(quick, dict):
+        raise ParamsError(f"{path}: {task}.quick must be a mapping of keys")
+    full = _validate(model, section, task, path)
+    # The quick overrides are validated even in the full profile, so a typo there fails today.
+    # The full section is valid by now, so any error here comes from an override under `quick`.
+    quick_params = _validate(model, _deep_merge(section, quick), f"{task}.quick", path)
+    return run, (quick_params if run.profile == "quick" else full)

@@ -1,0 +1,67 @@
+"""PNG plots a person can open anywhere (dvc's HTML plots need a CDN, so offline they render blank)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def _save(fig: plt.Figure, path: Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def confusion_matrix_png(cm: np.ndarray, classes: Sequence[str], path: Path, title: str) -> None:
+    """Counts in each cell; rows are true classes, columns predicted; colour = row-normalised rate."""
+    rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    n = len(classes)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * n, 0.8 + 0.7 * n))
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for i in range(n):
+        for j in range(n):
+            if cm[i, j]:
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if rates[i, j] > 0.5 else "black")
+    ax.set_xticks(range(n), classes, rotation=45, ha="right")
+    ax.set_yticks(range(n), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    _save(fig, path)
+
+
+def read_dvclive_series(live_dir: Path) -> dict[str, pd.DataFrame]:
+    """dvclive's per-metric TSVs under `live_dir/plots/metrics`, keyed 'train/loss' etc."""
+    root = Path(live_dir) / "plots" / "metrics"
+    return {str(f.relative_to(root).with_suffix("")): pd.read_csv(f, sep="\t") for f in sorted(root.rglob("*.tsv"))}
+
+
+def curves_png(live_dir: Path, path: Path, title: str, metrics: Sequence[str] = ("loss", "acc")) -> None:
+    """One panel per metric, train and val curves against the epoch."""
+    series = read_dvclive_series(live_dir)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6))
+    for ax, metric in zip(np.atleast_1d(axes), metrics):
+        for split in ("train", "val"):
+            df = series.get(f"{split}/{metric}")
+            if df is None or df.empty:
+                continue
+            x = np.arange(1, len(df) + 1)
+            ax.plot(x, df[metric], marker="o", markersize=3, label=split)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    _save(fig, path)

@@ -1,0 +1,132 @@
+"""Builds the Lightning Trainer from params, and keeps a training resumable under DVC.
+
+The same task code runs on CPU, one GPU (bf16 mixed precision) or several GPUs and nodes (Lightning
+DDP): only `trainer:` in params.yaml changes. Checkpoints go to a fixed folder (a DVC output marked
+`persist: true`, so DVC does not delete it before rerunning the stage); a fingerprint of the params
+stored beside them decides whether a rerun resumes (same params: a killed run goes on from
+`last.ckpt`) or starts over (params changed: the old checkpoints are from another experiment).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import shutil
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+
+from kexue.params import TrainerParams
+
+log = logging.getLogger(__name__)
+
+FINGERPRINT = "fingerprint.json"
+LAST = "last"
+
+
+def resolve_precision(tp: TrainerParams) -> str:
+    """'auto' means bf16 mixed precision on a GPU that supports it, full fp32 elsewhere."""
+    if tp.precision != "auto":
+        return tp.precision
+    wants_gpu = tp.accelerator in ("auto", "gpu", "cuda")
+    if wants_gpu and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return "bf16-mixed"
+    return "32-true"
+
+
+def device_description(trainer: L.Trainer) -> str:
+    """What the run ran on, in words: for metrics and the README tables."""
+    acc = type(trainer.accelerator).__name__.replace("Accelerator", "").lower()
+    n = trainer.num_devices * trainer.num_nodes
+    if acc == "cuda":
+        return f"{n}x {torch.cuda.get_device_name(0)} ({trainer.precision})"
+    cores = os.cpu_count()
+    return f"cpu: {platform.processor() or platform.machine()}, {cores} cores, {torch.get_num_threads()} threads ({trainer.precision})"
+
+
+def fingerprint(config: dict[str, Any]) -> str:
+    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def prepare_checkpoint_dir(ckpt_dir: Path, config: dict[str, Any]) -> Path | None:
+    """Return the checkpoint to resume from, or None (then `ckpt_dir` is emptied for a fresh run).
+
+    Resumes only when `ckpt_dir` holds a `last.ckpt` written under the very same `config`.
+    """
+    ckpt_dir = Path(ckpt_dir)
+    fp_file = ckpt_dir / FINGERPRINT
+    last = ckpt_dir / f"{LAST}.ckpt"
+    want = fingerprint(config)
+    if last.is_file() and fp_file.is_file():
+        try:
+            have = json.loads(fp_file.read_text()).get("fingerprint")
+        except (json.JSONDecodeError, OSError):
+            have = None
+        if have == want:
+            log.info("resuming from %s (same params)", last)
+            return last
+        log.info("%s holds checkpoints of other params: starting a fresh run", ckpt_dir)
+    if ckpt_dir.exists():
+        shutil.rmtree(ckpt_dir)
+    ckpt_dir.mkdir(parents=True)
+    tmp = fp_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"fingerprint": want, "config": config}, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, fp_file)
+    return None
+
+
+def build_trainer(
+    tp: TrainerParams,
+    *,
+    max_epochs: int,
+    ckpt_dir: Path,
+    live_dir: Path | None,
+    resume: bool,
+    monitor: str,
+    mode: str = "max",
+    callbacks: list[Callback] | None = None,
+    **overrides: Any,
+) -> tuple[L.Trainer, ModelCheckpoint]:
+    """A Trainer with a fixed-path checkpoint (`best.ckpt` by `monitor`, `last.ckpt` every epoch)
+    and, when `live_dir` is given, dvclive's logger writing there (plots are declared in dvc.yaml)."""
+    checkpoint = ModelCheckpoint(
+        dirpath=ckpt_dir,
+        filename="best",
+        monitor=monitor,
+        mode=mode,
+        save_top_k=1,
+        save_last=True,
+        enable_version_counter=False,
+        auto_insert_metric_name=False,
+    )
+    logger: Any = False
+    if live_dir is not None:
+        from dvclive.lightning import DVCLiveLogger
+
+        if not resume and Path(live_dir).exists():
+            shutil.rmtree(live_dir)
+        # dvcyaml=False and save_dvc_exp=False: dvc.yaml stays ours and `dvc exp run` keeps control.
+        logger = DVCLiveLogger(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False, resume=resume, report=None)
+    kwargs: dict[str, Any] = dict(
+        accelerator=tp.accelerator,
+        devices=tp.devices,
+        strategy=tp.strategy,
+        num_nodes=tp.num_nodes,
+        precision=resolve_precision(tp),
+        deterministic=tp.deterministic,
+        max_epochs=max_epochs,
+        logger=logger,
+        callbacks=[checkpoint, *(callbacks or [])],
+        enable_progress_bar=tp.progress_bar,
+        enable_model_summary=False,
+        log_every_n_steps=50,
+    )
+    kwargs.update(overrides)
+    return L.Trainer(**kwargs), checkpoint
