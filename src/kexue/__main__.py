@@ -15,6 +15,7 @@ from pathlib import Path
 
 from kexue import params as params_mod
 from kexue import tasks
+from kexue.errors import EXPECTED_ERRORS
 
 
 def _path_args(fn) -> list[str]:
@@ -54,7 +55,12 @@ def main(argv: list[str] | None = None) -> int:
             kwargs["p"] = p
         if "run" in wanted:
             kwargs["run"] = run
-    fn(**kwargs)
+    try:
+        fn(**kwargs)
+    except EXPECTED_ERRORS as err:
+        # Bad input, not a bug: the message names the file, key or value; a traceback adds nothing.
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

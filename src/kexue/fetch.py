@@ -20,13 +20,15 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from kexue.errors import InputError
+
 log = logging.getLogger(__name__)
 
 MIRROR_ENV = "KEXUE_DATA_MIRROR"
 CHUNK = 1 << 20
 
 
-class FetchError(RuntimeError):
+class FetchError(InputError, RuntimeError):
     """A file could not be fetched or did not match its expected hash."""
 
 

@@ -17,10 +17,12 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from kexue.errors import InputError
+
 SHARED_KEYS = ("seed", "profile", "trainer")
 
 
-class ParamsError(ValueError):
+class ParamsError(InputError, ValueError):
     """A params file or key is missing, unknown, ill-typed or out of range."""
 
 

@@ -55,6 +55,12 @@ def fingerprint(config: dict[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def _is_launcher_rank() -> bool:
+    """False in the extra processes that Lightning's `ddp` strategy starts (it reruns the command
+    with LOCAL_RANK/NODE_RANK set): those must not touch the shared checkpoint folder."""
+    return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
+
+
 def prepare_checkpoint_dir(ckpt_dir: Path, config: dict[str, Any]) -> Path | None:
     """Return the checkpoint to resume from, or None (then `ckpt_dir` is emptied for a fresh run).
 
@@ -64,6 +70,9 @@ def prepare_checkpoint_dir(ckpt_dir: Path, config: dict[str, Any]) -> Path | Non
     fp_file = ckpt_dir / FINGERPRINT
     last = ckpt_dir / f"{LAST}.ckpt"
     want = fingerprint(config)
+    if not _is_launcher_rank():
+        same = fp_file.is_file() and json.loads(fp_file.read_text()).get("fingerprint") == want
+        return last if same and last.is_file() else None
     if last.is_file() and fp_file.is_file():
         try:
             have = json.loads(fp_file.read_text()).get("fingerprint")
@@ -110,7 +119,7 @@ def build_trainer(
     if live_dir is not None:
         from dvclive.lightning import DVCLiveLogger
 
-        if not resume and Path(live_dir).exists():
+        if not resume and Path(live_dir).exists() and _is_launcher_rank():
             shutil.rmtree(live_dir)
         # dvcyaml=False and save_dvc_exp=False: dvc.yaml stays ours and `dvc exp run` keeps control.
         logger = DVCLiveLogger(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False, resume=resume, report=None)

@@ -18,8 +18,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from kexue.errors import DataFormatError
 from kexue.fetch import Remote, fetch_all
-from kexue.params import RunParams
+from kexue.params import ParamsError, RunParams
 from kexue.tasks.fashion.params import FashionParams
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ MEAN, STD = 0.2860, 0.3530
 IDX_MAGIC = {1: 0x00000801, 3: 0x00000803}  # ubyte data, 1 or 3 dimensions
 
 
-class IdxFormatError(ValueError):
+class IdxFormatError(DataFormatError):
     """An idx file is not what the Fashion-MNIST format says it must be."""
 
 
@@ -109,7 +110,7 @@ def preprocess(p: FashionParams, run: RunParams, raw: Path, prepared: Path) -> N
     train_x, train_y = _load_split(raw, "train")
     test_x, test_y = _load_split(raw, "test")
     if p.data.val_size >= len(train_x):
-        raise ValueError(f"fashion.data.val_size={p.data.val_size} leaves no training images (of {len(train_x)})")
+        raise ParamsError(f"fashion.data.val_size={p.data.val_size} leaves no training images (of {len(train_x)})")
     order = np.random.default_rng(run.seed).permutation(len(train_x))
     val_idx, train_idx = order[: p.data.val_size], order[p.data.val_size :]
     prepared = Path(prepared)
