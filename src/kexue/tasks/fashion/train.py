@@ -9,14 +9,14 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, EMAWeightAveraging, Timer
+from lightning.pytorch.callbacks import Callback, Timer
 
 from kexue.fetch import sha256_of
 from kexue.params import RunParams
 from kexue.tasks.fashion.data import SPLITS, FashionDataModule
 from kexue.tasks.fashion.model import FashionClassifier
 from kexue.tasks.fashion.params import FashionParams
-from kexue.training import build_trainer, device_description, prepare_checkpoint_dir
+from kexue.training import build_trainer, device_description, ema_callback, prepare_checkpoint_dir
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def train(p: FashionParams, run: RunParams, prepared: Path, models: Path, live: 
     timer = Timer()
     callbacks: list[Callback] = [timer, WriteSummary(models / SUMMARY, timer)]
     if tp.ema_decay > 0:
-        callbacks.append(EMAWeightAveraging(decay=tp.ema_decay))
+        callbacks.append(ema_callback(tp.ema_decay))
     trainer, _ = build_trainer(
         run.trainer,
         max_epochs=tp.epochs,

@@ -1,0 +1,144 @@
+"""train/evaluate on tiny real-format data: learning, resuming, DDP, metrics."""
+
+from __future__ import annotations
+
+import json
+
+import lightning as L
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.callbacks import Callback
+
+from kexue.tasks.fashion import evaluate, train
+from kexue.tasks.fashion.data import CLASSES, load_split
+from kexue.tasks.fashion.model import FashionClassifier
+from tests.conftest import cpu_run, tiny_params
+
+import kexue.tasks.fashion.train as train_mod
+
+
+def test_a_few_steps_lower_the_loss(prepared_dir):
+    L.seed_everything(0)
+    p = tiny_params(augment="none", label_smoothing=0.0)
+    module = FashionClassifier(p.model.model_dump(), p.train.model_dump())
+    x, y = load_split(prepared_dir, "train")
+    opt = torch.optim.Adam(module.parameters(), lr=3e-3)
+    module.train()  # batch statistics throughout: 15 steps are too few for BatchNorm's running ones
+
+    def loss() -> torch.Tensor:
+        return F.cross_entropy(module(x[:64]), y[:64])
+
+    with torch.no_grad():
+        before = float(loss())
+    for _ in range(15):
+        opt.zero_grad()
+        loss().backward()
+        opt.step()
+    with torch.no_grad():
+        after = float(loss())
+    assert after < 0.7 * before, (before, after)
+
+
+def test_train_then_evaluate_writes_everything(prepared_dir, tmp_path):
+    p, run = tiny_params(epochs=2), cpu_run()
+    models, live = tmp_path / "models", tmp_path / "live"
+    train(p, run, prepared_dir, models, live)
+    assert {"best.ckpt", "last.ckpt", "summary.json", "fingerprint.json"} <= {f.name for f in models.iterdir()}
+    summary = json.loads((models / "summary.json").read_text())
+    assert summary["epochs"] == 2 and summary["steps"] == 2 * (300 // 32)
+    assert len(pd.read_csv(live / "plots/metrics/val/acc.tsv", sep="\t")) == 2
+
+    metrics, plots = tmp_path / "fashion.json", tmp_path / "plots"
+    evaluate(p, run, prepared_dir, models, live, metrics, plots)
+    m = json.loads(metrics.read_text())
+    expected = {"test_acc", "test_loss", "test_images", "per_class_acc", "best_val_acc", "params", "epochs",
+                "train_wall_time_s", "train_device", "eval_wall_time_s", "eval_device"}
+    assert expected <= set(m)
+    assert 0.0 <= m["test_acc"] <= 1.0 and m["test_loss"] > 0 and m["test_images"] == 100
+    assert set(m["per_class_acc"]) == set(CLASSES) and all(0 <= a <= 1 for a in m["per_class_acc"].values())
+    assert m["params"] > 1000 and m["epochs"] == 2 and m["train_wall_time_s"] > 0
+    assert m["test_acc"] > 0.3  # the synthetic bars are easy: far above chance after two epochs
+    confusion = pd.read_csv(plots / "confusion.csv")
+    assert list(confusion.columns) == ["actual", "predicted"] and len(confusion) == 100
+    for png in ("confusion.png", "curves.png"):
+        assert (plots / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_same_seed_same_metrics(prepared_dir, tmp_path):
+    p, run = tiny_params(), cpu_run()
+    results = []
+    for name in ("a", "b"):
+        train(p, run, prepared_dir, tmp_path / name / "models", tmp_path / name / "live")
+        evaluate(p, run, prepared_dir, tmp_path / name / "models", tmp_path / name / "live",
+                 tmp_path / name / "m.json", tmp_path / name / "plots")
+        m = json.loads((tmp_path / name / "m.json").read_text())
+        results.append((m["test_acc"], m["test_loss"], m["best_val_acc"]))
+    assert results[0] == results[1]
+
+
+class _Killed(Exception):
+    pass
+
+
+class _KillAfterFirstEpoch(Callback):
+    def on_train_epoch_end(self, trainer, pl_module):
+        if trainer.current_epoch == 0:
+            raise _Killed("simulated kill after epoch 1")
+
+
+def test_killed_run_resumes_from_last_checkpoint(prepared_dir, tmp_path, monkeypatch):
+    p, run = tiny_params(epochs=3), cpu_run()
+    models, live = tmp_path / "models", tmp_path / "live"
+    real_build = train_mod.build_trainer
+
+    def build_with_kill(*args, callbacks=None, **kwargs):
+        return real_build(*args, callbacks=[*(callbacks or []), _KillAfterFirstEpoch()], **kwargs)
+
+    monkeypatch.setattr(train_mod, "build_trainer", build_with_kill)
+    with pytest.raises(_Killed):
+        train(p, run, prepared_dir, models, live)
+    first = torch.load(models / "last.ckpt", map_location="cpu", weights_only=False)
+    assert first["epoch"] == 0 and not (models / "summary.json").exists()
+    val_after_kill = pd.read_csv(live / "plots/metrics/val/acc.tsv", sep="\t")
+
+    monkeypatch.setattr(train_mod, "build_trainer", real_build)
+    train(p, run, prepared_dir, models, live)  # the rerun, as `dvc repro` would do it
+    summary = json.loads((models / "summary.json").read_text())
+    steps_per_epoch = 300 // 32
+    assert summary["epochs"] == 3 and summary["steps"] == 3 * steps_per_epoch
+    val = pd.read_csv(live / "plots/metrics/val/acc.tsv", sep="\t")
+    # the curve goes on: epoch 1's row is kept and epochs 2-3 follow it
+    assert len(val) == 3 and val.iloc[0].equals(val_after_kill.iloc[0])
+    assert list(val["step"]) == [steps_per_epoch * k - 1 for k in (1, 2, 3)]
+
+
+def test_changed_params_start_a_fresh_run(prepared_dir, tmp_path):
+    run, models, live = cpu_run(), tmp_path / "models", tmp_path / "live"
+    train(tiny_params(epochs=1), run, prepared_dir, models, live)
+    train(tiny_params(epochs=1, lr=1e-3), run, prepared_dir, models, live)
+    assert json.loads((models / "summary.json").read_text())["steps"] == 300 // 32
+    assert len(pd.read_csv(live / "plots/metrics/val/acc.tsv", sep="\t")) == 1
+
+
+def test_ddp_spawn_on_two_cpu_processes(prepared_dir, tmp_path):
+    p = tiny_params(epochs=1)
+    run = cpu_run(devices=2, strategy="ddp_spawn")
+    models = tmp_path / "models"
+    train(p, run, prepared_dir, models, tmp_path / "live")
+    summary = json.loads((models / "summary.json").read_text())
+    # each of the 2 processes sees half of the 300 images: 150 // 32 = 4 steps
+    assert summary["steps"] == 150 // 32
+    assert (models / "best.ckpt").is_file()
+    module = FashionClassifier.load_from_checkpoint(models / "best.ckpt", map_location="cpu")
+    assert isinstance(module, FashionClassifier)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_one_gpu_bf16(prepared_dir, tmp_path):
+    p = tiny_params(epochs=1)
+    run = cpu_run(accelerator="gpu", devices=1)
+    train(p, run, prepared_dir, tmp_path / "models", tmp_path / "live")
+    assert "bf16-mixed" in json.loads((tmp_path / "models" / "summary.json").read_text())["device"]
