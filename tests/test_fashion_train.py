@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import lightning as L
@@ -16,7 +17,8 @@ from kexue.tasks.fashion.data import CLASSES, load_split
 from kexue.tasks.fashion.model import FashionClassifier
 from tests.conftest import cpu_run, tiny_params
 
-import kexue.tasks.fashion.train as train_mod
+# The module, not the stage function of the same name that kexue.tasks.fashion exports.
+train_mod = importlib.import_module("kexue.tasks.fashion.train")
 
 
 def test_a_few_steps_lower_the_loss(prepared_dir):
@@ -42,13 +44,13 @@ def test_a_few_steps_lower_the_loss(prepared_dir):
 
 
 def test_train_then_evaluate_writes_everything(prepared_dir, tmp_path):
-    p, run = tiny_params(epochs=2), cpu_run()
+    p, run = tiny_params(epochs=6), cpu_run()
     models, live = tmp_path / "models", tmp_path / "live"
     train(p, run, prepared_dir, models, live)
     assert {"best.ckpt", "last.ckpt", "summary.json", "fingerprint.json"} <= {f.name for f in models.iterdir()}
     summary = json.loads((models / "summary.json").read_text())
-    assert summary["epochs"] == 2 and summary["steps"] == 2 * (300 // 32)
-    assert len(pd.read_csv(live / "plots/metrics/val/acc.tsv", sep="\t")) == 2
+    assert summary["epochs"] == 6 and summary["steps"] == 6 * (300 // 32)
+    assert len(pd.read_csv(live / "plots/metrics/val/acc.tsv", sep="\t")) == 6
 
     metrics, plots = tmp_path / "fashion.json", tmp_path / "plots"
     evaluate(p, run, prepared_dir, models, live, metrics, plots)
@@ -58,8 +60,9 @@ def test_train_then_evaluate_writes_everything(prepared_dir, tmp_path):
     assert expected <= set(m)
     assert 0.0 <= m["test_acc"] <= 1.0 and m["test_loss"] > 0 and m["test_images"] == 100
     assert set(m["per_class_acc"]) == set(CLASSES) and all(0 <= a <= 1 for a in m["per_class_acc"].values())
-    assert m["params"] > 1000 and m["epochs"] == 2 and m["train_wall_time_s"] > 0
-    assert m["test_acc"] > 0.3  # the synthetic bars are easy: far above chance after two epochs
+    assert m["params"] > 1000 and m["epochs"] == 6 and m["train_wall_time_s"] > 0
+    # The synthetic bars are easy: far above chance (0.1) once BatchNorm's running statistics settle.
+    assert m["test_acc"] > 0.5
     confusion = pd.read_csv(plots / "confusion.csv")
     assert list(confusion.columns) == ["actual", "predicted"] and len(confusion) == 100
     for png in ("confusion.png", "curves.png"):
@@ -83,8 +86,10 @@ class _Killed(Exception):
 
 
 class _KillAfterFirstEpoch(Callback):
-    def on_train_epoch_end(self, trainer, pl_module):
-        if trainer.current_epoch == 0:
+    """Dies as the second epoch starts: epoch 1 and its checkpoint are complete, as after a real kill."""
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch == 1:
             raise _Killed("simulated kill after epoch 1")
 
 

@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -60,6 +61,7 @@ def curves_png(live_dir: Path, path: Path, title: str, metrics: Sequence[str] = 
             x = np.arange(1, len(df) + 1)
             ax.plot(x, df[metric], marker="o", markersize=3, label=split)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
         ax.legend()

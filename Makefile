@@ -1,0 +1,35 @@
+# Two commands a newcomer needs: `make repro` (the pipeline) and `make test` (the tests).
+# Both create .venv on first use. Offline, point KEXUE_DATA_MIRROR at a dataset mirror first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: repro quick test test-fast bench clean-venv
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+repro: $(STAMP)  ## run the whole pipeline (full parameters)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc repro
+
+quick: $(STAMP)  ## the whole pipeline with `profile: quick`, as a DVC experiment (minutes on a laptop)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc exp run -S profile=quick
+
+test: $(STAMP)  ## the test suite (what CI runs)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest
+
+test-fast: $(STAMP)  ## the tests without the end-to-end dvc runs
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -m "not slow"
+
+bench: $(STAMP)  ## Lightning vs plain PyTorch throughput, and a no-op `dvc repro`
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python benchmarks/train_throughput.py
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python benchmarks/noop_repro.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,106 @@
+"""End to end: a copy of the repo, tiny params, the real `dvc repro`, `dvc status`, `dvc exp run`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+TINY = {
+    "trainer": {"accelerator": "cpu", "devices": 1, "progress_bar": False},
+    "fashion": {
+        "model": {"width": 0.25},
+        "train": {"epochs": 1, "train_limit": 3200, "batch_size": 64, "optimizer": "adamw", "lr": 0.003, "ema_decay": 0.0},
+        "evaluate": {"batch_size": 2000},
+    },
+}
+
+
+def _merge(base: dict, override: dict) -> dict:
+    for k, v in override.items():
+        base[k] = _merge(base[k], v) if isinstance(v, dict) else v
+    return base
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture
+def repo(tmp_path: Path, mirror: Path) -> tuple[Path, dict[str, str]]:
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
+                           text=True, check=True).stdout.split()
+    dest = tmp_path / "repo"
+    for rel in files:
+        if rel.startswith(("metrics/", "tests/")) or rel == "dvc.lock" or not (REPO / rel).is_file():
+            continue
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / rel, dest / rel)
+    params = _merge(yaml.safe_load((dest / "params.yaml").read_text()), TINY)
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = dict(os.environ)
+    env.update(
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONPATH=str(dest / "src"),  # the copy's code, not the installed checkout's
+        KEXUE_DATA_MIRROR=str(mirror),
+        DVC_NO_ANALYTICS="1",
+        GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t",
+    )
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "copy"]):
+        _run(cmd, dest, env)
+    return dest, env
+
+
+def _changed_stages(status_json: str) -> set[str]:
+    return set(json.loads(status_json or "{}"))
+
+
+def test_repro_status_params_metrics_and_experiments(repo):
+    root, env = repo
+    out = _run(["dvc", "repro"], root, env)
+    for stage in ("fashion-download", "fashion-preprocess", "fashion-train", "fashion-evaluate"):
+        assert f"Running stage '{stage}'" in out
+    metrics = json.loads((root / "metrics/fashion.json").read_text())
+    assert 0.3 < metrics["test_acc"] <= 1.0 and metrics["test_images"] == 10000
+    for path in ("metrics/fashion/eval/confusion.png", "metrics/fashion/eval/curves.png", "models/fashion/best.ckpt"):
+        assert (root / path).is_file(), path
+
+    # A second repro does nothing.
+    out = _run(["dvc", "repro"], root, env)
+    assert "Running stage" not in out
+    assert _changed_stages(_run(["dvc", "status", "--json"], root, env).strip().splitlines()[-1]) == set()
+    _run(["git", "add", "-A"], root, env)
+    _run(["git", "commit", "-qm", "tiny run"], root, env)
+
+    # Editing the learning rate touches training only; params diff shows the edit.
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["fashion"]["train"]["lr"] = 0.002
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    changed = _changed_stages(_run(["dvc", "status", "--json"], root, env).strip().splitlines()[-1])
+    assert "fashion-train" in changed and not changed & {"fashion-download", "fashion-preprocess"}
+    diff = json.loads(_run(["dvc", "params", "diff", "--json"], root, env))
+    assert diff["params.yaml"]["fashion.train.lr"] == {"old": 0.003, "new": 0.002}
+    out = _run(["dvc", "repro"], root, env)
+    assert "Running stage 'fashion-train'" in out and "Running stage 'fashion-evaluate'" in out
+    assert "Running stage 'fashion-preprocess'" not in out and "Running stage 'fashion-download'" not in out
+    mdiff = json.loads(_run(["dvc", "metrics", "diff", "--json"], root, env))
+    assert "test_acc" in mdiff["metrics/fashion.json"]
+
+    # An experiment with another augmentation shows up beside the workspace in `dvc exp show`.
+    _run(["git", "checkout", "--", "params.yaml"], root, env)
+    _run(["dvc", "checkout", "--force"], root, env)
+    _run(["dvc", "exp", "run", "-n", "no-aug", "-S", "fashion.train.augment=none"], root, env)
+    shown = json.loads(_run(["dvc", "exp", "show", "--json"], root, env))
+    assert "no-aug" in json.dumps(shown)
