@@ -73,3 +73,10 @@ def test_command_line_reports_bad_params_without_traceback(tmp_path, capsys):
     rc = main(["fashion", "train", "--params", str(path), "--prepared", "x", "--models", "y", "--live", "z"])
     err = capsys.readouterr().err
     assert rc == 2 and "fashion.train.lr" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["fashion", "--help"], ["fashion", "train", "--help"]])
+def test_command_line_help(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 0 and "usage: python -m kexue" in capsys.readouterr().out

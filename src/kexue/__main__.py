@@ -22,16 +22,20 @@ def _path_args(fn) -> list[str]:
     return [name for name, prm in inspect.signature(fn).parameters.items() if prm.annotation in (Path, "Path")]
 
 
+def _first_line(doc: str | None) -> str:
+    return (doc or "").strip().splitlines()[0].replace("%", "%%") if doc and doc.strip() else ""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m kexue", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m kexue", description=_first_line(__doc__))
     sub = parser.add_subparsers(dest="task", required=True)
     for task in tasks.TASKS:
         module = tasks.get(task)
-        task_parser = sub.add_parser(task, help=(module.__doc__ or "").splitlines()[0])
+        task_parser = sub.add_parser(task, help=_first_line(module.__doc__))
         stages = task_parser.add_subparsers(dest="stage", required=True)
         for stage in tasks.STAGES:
             fn = getattr(module, stage)
-            sp = stages.add_parser(stage, help=(fn.__doc__ or "").splitlines()[0])
+            sp = stages.add_parser(stage, help=_first_line(fn.__doc__))
             sp.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: params.yaml)")
             for name in _path_args(fn):
                 sp.add_argument(f"--{name.replace('_', '-')}", dest=name, type=Path, required=True)
