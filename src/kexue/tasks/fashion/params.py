@@ -29,7 +29,7 @@ class TrainParams(Strict):
     schedule: Literal["cosine", "constant"] = "cosine"
     warmup_epochs: float = Field(1.0, ge=0)
     label_smoothing: float = Field(0.1, ge=0, lt=1)
-    augment: str = "flip+shift+erase"  # 'none' or a '+'-joined subset of flip, shift, erase
+    augment: str = "flip+shift"  # 'none' or a '+'-joined subset of flip, shift, erase
     mixup_alpha: float = Field(0.0, ge=0)  # 0 = off
     ema_decay: float = Field(0.0, ge=0, lt=1)  # EMA of the weights (Lightning's WeightAveraging); 0 = off
     train_limit: int = Field(0, ge=0)  # use only the first N training images (0 = all)
