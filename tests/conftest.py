@@ -53,6 +53,17 @@ def raw_dir(tmp_path: Path) -> Path:
     return raw
 
 
+def params_file(tmp_path: Path, edit) -> Path:
+    """A copy of the repo's params.yaml with `edit(dict)` applied, in tmp_path."""
+    import yaml
+
+    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    edit(data)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
 def tiny_params(**train: object) -> FashionParams:
     settings = dict(epochs=1, batch_size=32, optimizer="adamw", lr=1e-2, warmup_epochs=0, ema_decay=0.0, augment="flip")
     settings.update(train)

@@ -11,16 +11,9 @@ from kexue import tasks
 from kexue.__main__ import main
 from kexue.params import ParamsError, load
 from kexue.tasks.fashion.params import FashionParams
+from tests.conftest import params_file
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _write(tmp_path: Path, edit) -> Path:
-    data = yaml.safe_load((REPO / "params.yaml").read_text())
-    edit(data)
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 def _load(path: Path):
@@ -47,7 +40,7 @@ def test_repo_params_are_valid():
 )
 def test_bad_params_name_the_key(tmp_path, edit, key, why):
     with pytest.raises(ParamsError) as err:
-        _load(_write(tmp_path, edit))
+        _load(params_file(tmp_path, edit))
     msg = str(err.value)
     assert f"  {key}:" in msg, msg
     assert why.replace(">= 1", "greater than or equal to 1") in msg, msg
@@ -56,11 +49,11 @@ def test_bad_params_name_the_key(tmp_path, edit, key, why):
 
 def test_unknown_top_level_key(tmp_path):
     with pytest.raises(ParamsError, match="unknown top-level key.*'fashon'"):
-        _load(_write(tmp_path, lambda d: d.update(fashon={})))
+        _load(params_file(tmp_path, lambda d: d.update(fashon={})))
 
 
 def test_quick_profile_applies_overrides(tmp_path):
-    run, p = _load(_write(tmp_path, lambda d: d.update(profile="quick")))
+    run, p = _load(params_file(tmp_path, lambda d: d.update(profile="quick")))
     quick = yaml.safe_load((REPO / "params.yaml").read_text())["fashion"]["quick"]
     assert run.profile == "quick"
     assert p.train.epochs == quick["train"]["epochs"] and p.model.width == quick["model"]["width"]
@@ -69,7 +62,7 @@ def test_quick_profile_applies_overrides(tmp_path):
 
 
 def test_command_line_reports_bad_params_without_traceback(tmp_path, capsys):
-    path = _write(tmp_path, lambda d: d["fashion"]["train"].update(lr=-1))
+    path = params_file(tmp_path, lambda d: d["fashion"]["train"].update(lr=-1))
     rc = main(["fashion", "train", "--params", str(path), "--prepared", "x", "--models", "y", "--live", "z"])
     err = capsys.readouterr().err
     assert rc == 2 and "fashion.train.lr" in err and "Traceback" not in err

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from tests.conftest import REPO
@@ -22,6 +23,11 @@ TINY = {
         "model": {"width": 0.25},
         "train": {"epochs": 1, "train_limit": 3200, "batch_size": 64, "optimizer": "adamw", "lr": 0.003, "ema_decay": 0.0},
         "evaluate": {"batch_size": 2000},
+    },
+    "gan": {
+        "model": {"z_dim": 16, "g_channels": 4, "d_channels": 4},
+        "train": {"epochs": 1, "train_limit": 1280, "n_critic": 2, "snapshots": 1},
+        "evaluate": {"samples": 500, "floor_images": 500, "batch_size": 2000, "grid": 4},
     },
 }
 
@@ -74,8 +80,11 @@ def _changed_stages(status_json: str) -> set[str]:
 def test_repro_status_params_metrics_and_experiments(repo):
     root, env = repo
     out = _run(["dvc", "repro"], root, env)
-    for stage in ("fashion-download", "fashion-preprocess", "fashion-train", "fashion-evaluate"):
+    for stage in ("fashion-download", "fashion-preprocess", "fashion-train", "fashion-evaluate",
+                  "gan-preprocess", "gan-train", "gan-evaluate"):
         assert f"Running stage '{stage}'" in out
+    gan = json.loads((root / "metrics/gan.json").read_text())
+    assert gan["fid"] > 0 and gan["generated_images"] == 500
     metrics = json.loads((root / "metrics/fashion.json").read_text())
     assert 0.3 < metrics["test_acc"] <= 1.0 and metrics["test_images"] == 10000
     for path in ("metrics/fashion/eval/confusion.png", "metrics/fashion/eval/curves.png", "models/fashion/best.ckpt"):
@@ -100,6 +109,8 @@ def test_repro_status_params_metrics_and_experiments(repo):
     out = _run(["dvc", "repro"], root, env)
     assert "Running stage 'fashion-train'" in out and "Running stage 'fashion-evaluate'" in out
     assert "Running stage 'fashion-preprocess'" not in out and "Running stage 'fashion-download'" not in out
+    # gan-evaluate reads the classifier, so it reruns; gan's own training does not.
+    assert "Running stage 'gan-evaluate'" in out and "Running stage 'gan-train'" not in out
     mdiff = json.loads(_run(["dvc", "metrics", "diff", "--json"], root, env))
     assert "test_acc" in mdiff["metrics/fashion.json"]
 
@@ -109,3 +120,11 @@ def test_repro_status_params_metrics_and_experiments(repo):
     _run(["dvc", "exp", "run", "-n", "no-aug", "-S", "fashion.train.augment=none"], root, env)
     shown = json.loads(_run(["dvc", "exp", "show", "--json"], root, env))
     assert "no-aug" in json.dumps(shown)
+
+    # The GAN ablations of the README: `ema=off` reaches the stage as "no EMA".
+    _run(["git", "checkout", "--", "params.yaml", "dvc.lock", "metrics"], root, env)
+    _run(["dvc", "checkout", "--force"], root, env)
+    out = _run(["dvc", "exp", "run", "-n", "no-ema", "-S", "gan.train.ema=off"], root, env)
+    assert "Running stage 'gan-train'" in out and "Running stage 'fashion-train'" not in out
+    ckpt = torch.load(root / "models/gan/last.ckpt", map_location="cpu", weights_only=False)
+    assert ckpt["hyper_parameters"]["train"]["ema"] is None

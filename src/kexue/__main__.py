@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = tasks.get(task)
         task_parser = sub.add_parser(task, help=_first_line(module.__doc__))
         stages = task_parser.add_subparsers(dest="stage", required=True)
-        for stage in tasks.STAGES:
+        for stage in tasks.stages(task):
             fn = getattr(module, stage)
             sp = stages.add_parser(stage, help=_first_line(fn.__doc__))
             sp.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: params.yaml)")

@@ -67,3 +67,51 @@ def curves_png(live_dir: Path, path: Path, title: str, metrics: Sequence[str] = 
         ax.legend()
     fig.suptitle(title)
     _save(fig, path)
+
+
+def image_grid_png(images: np.ndarray, path: Path, title: str, cols: int) -> None:
+    """uint8 grey images (N, H, W) tiled `cols` per row, white on black as in the data."""
+    images = np.asarray(images)
+    n, h, w = images.shape
+    rows = -(-n // cols)
+    canvas = np.zeros((rows * (h + 2) + 2, cols * (w + 2) + 2), dtype=np.uint8)
+    for i, img in enumerate(images):
+        r, c = divmod(i, cols)
+        canvas[2 + r * (h + 2) : 2 + r * (h + 2) + h, 2 + c * (w + 2) : 2 + c * (w + 2) + w] = img
+    fig, ax = plt.subplots(figsize=(0.45 * cols + 0.5, 0.45 * rows + 0.8))
+    ax.imshow(canvas, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    ax.set_axis_off()
+    ax.set_title(title)
+    _save(fig, path)
+
+
+def line_png(x: Sequence[float], y: Sequence[float], path: Path, title: str, xlabel: str, ylabel: str,
+             label: str, hline: float | None = None, hline_label: str = "") -> None:
+    """One curve with markers, and optionally a dashed reference level (e.g. a floor)."""
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    ax.plot(x, y, marker="o", markersize=4, label=label)
+    if hline is not None:
+        ax.axhline(hline, color="grey", linestyle="--", label=hline_label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title)
+    _save(fig, path)
+
+
+def bars_png(categories: Sequence[str], series: dict[str, Sequence[float]], path: Path, title: str, ylabel: str) -> None:
+    """Grouped bars: one group per category, one bar per series."""
+    k = len(series)
+    x = np.arange(len(categories))
+    width = 0.8 / max(k, 1)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.7 * len(categories), 3.8))
+    for i, (name, values) in enumerate(series.items()):
+        ax.bar(x + (i - (k - 1) / 2) * width, values, width, label=name)
+    ax.set_xticks(x, categories, rotation=45, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend()
+    ax.set_title(title)
+    _save(fig, path)

@@ -1,11 +1,12 @@
-"""The tasks: each a module with `Params` and the stage functions download, preprocess, train, evaluate."""
+"""The tasks: each a module with `Params` and its stage functions, of download, preprocess, train,
+evaluate (a task that reuses another's files, like gan, has no download of its own)."""
 
 from __future__ import annotations
 
 import importlib
 from types import ModuleType
 
-TASKS = ("fashion",)
+TASKS = ("fashion", "gan")
 STAGES = ("download", "preprocess", "train", "evaluate")
 
 
@@ -13,3 +14,9 @@ def get(task: str) -> ModuleType:
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
     return importlib.import_module(f"kexue.tasks.{task}")
+
+
+def stages(task: str) -> tuple[str, ...]:
+    """The stages `task` has, in pipeline order."""
+    module = get(task)
+    return tuple(s for s in STAGES if callable(getattr(module, s, None)))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
-from kexue import plots
+from kexue import files, plots
 from kexue.params import RunParams
 from kexue.tasks.fashion.data import CLASSES, load_split
 from kexue.tasks.fashion.model import FashionClassifier
@@ -68,18 +67,12 @@ def evaluate(p: FashionParams, run: RunParams, prepared: Path, models: Path, liv
         "eval_wall_time_s": round(time.perf_counter() - start, 2),
         "eval_device": str(device),
     }
-    metrics.parent.mkdir(parents=True, exist_ok=True)
-    plots_dir.mkdir(parents=True, exist_ok=True)
-    tmp = metrics.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    os.replace(tmp, metrics)
+    files.write_json(metrics, result)
 
     # One row per test image: the layout dvc's confusion template reads.
     names = np.array(CLASSES)
     table = pd.DataFrame({"actual": names[y.numpy()], "predicted": names[pred.numpy()]})
-    tmp_csv = plots_dir / ".confusion.tmp.csv"
-    table.to_csv(tmp_csv, index=False)
-    os.replace(tmp_csv, plots_dir / "confusion.csv")
+    files.write_csv(table, plots_dir / "confusion.csv")
     acc = result["test_acc"]
     plots.confusion_matrix_png(cm, CLASSES, plots_dir / "confusion.png", f"Fashion-MNIST test, accuracy {acc:.2%}")
     plots.curves_png(live, plots_dir / "curves.png", "Fashion-MNIST MobileNet training")

@@ -1,0 +1,57 @@
+"""Parameters of the gan task (section `gan:` of params.yaml)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from kexue.params import Strict
+
+
+class DataParams(Strict):
+    # Drop repeated training images, and test images identical to a training image, so the FID
+    # floor (train vs test) compares two disjoint sets.
+    dedupe: bool = True
+
+
+class ModelParams(Strict):
+    z_dim: int = Field(128, ge=1)
+    g_channels: int = Field(32, ge=1)  # generator width: 4c -> 2c -> c channels at 7 -> 14 -> 28 pixels
+    d_channels: int = Field(32, ge=1)  # critic width: c -> 2c -> 4c channels at 28 -> 14 -> 7 pixels
+    spectral_norm: bool = False  # on every critic layer
+
+
+class TrainParams(Strict):
+    loss: Literal["wgan-gp", "hinge", "ns"] = "wgan-gp"
+    gp_weight: float = Field(10.0, ge=0)  # gradient penalty lambda, added to any loss when > 0
+    n_critic: int = Field(5, ge=1)  # critic updates per generator update
+    epochs: int = Field(20, ge=1)  # passes over the training images (each image feeds one critic update)
+    batch_size: int = Field(64, ge=1)  # images per critic update and per generator update
+    lr_g: float = Field(1e-4, gt=0)
+    lr_d: float = Field(1e-4, gt=0)
+    beta1: float = Field(0.0, ge=0, lt=1)  # Adam, as in the WGAN-GP paper (0.0, 0.9)
+    beta2: float = Field(0.9, ge=0, lt=1)
+    ema: float | None = Field(0.999, gt=0, lt=1)  # EMA decay of the generator weights; off (or null) = none
+    snapshots: int = Field(8, ge=1)  # generator snapshots kept for the FID-over-training curve
+    train_limit: int = Field(0, ge=0)  # use only the first N training images (0 = all)
+
+    @field_validator("ema", mode="before")
+    @classmethod
+    def _off(cls, v: Any) -> Any:
+        # YAML reads a bare `off` as false; `dvc exp run -S gan.train.ema=off` gives the same.
+        return None if v in (False, "off", "none") else v
+
+
+class EvaluateParams(Strict):
+    samples: int = Field(10000, ge=2)  # generated images for FID and class coverage
+    floor_images: int = Field(10000, ge=2)  # training images for the floor FID (train vs test)
+    batch_size: int = Field(500, ge=1)
+    grid: int = Field(10, ge=1)  # the sample grid is grid x grid images from fixed noise
+
+
+class GanParams(Strict):
+    data: DataParams = DataParams()
+    model: ModelParams = ModelParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()

@@ -1,0 +1,249 @@
+"""gan: the penalty and losses on hand-checkable cases, the manual-optimisation step, FID, the
+preprocess/train/evaluate stages on tiny real-format data, and params errors."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from kexue import tasks
+from kexue.__main__ import main
+from kexue.params import ParamsError, load
+from kexue.tasks import gan
+from kexue.tasks.fashion.data import FILES
+from kexue.tasks.fashion.model import FashionClassifier
+from kexue.tasks.gan import fid as fidlib
+from kexue.tasks.gan import losses
+from kexue.tasks.gan.data import GanDataModule, load_images, to_gan_input, to_uint8
+from kexue.tasks.gan.model import GAN
+from kexue.tasks.gan.params import GanParams
+from kexue.tasks.gan.train import snapshot_epochs
+from tests.conftest import REPO, cpu_run, params_file, synthetic_images, tiny_params, write_idx
+
+TINY_MODEL = {"z_dim": 16, "g_channels": 4, "d_channels": 4}
+
+
+def tiny_gan_params(**train: object) -> GanParams:
+    settings = dict(epochs=1, batch_size=16, n_critic=2, snapshots=2)
+    settings.update(train)
+    return GanParams.model_validate(
+        {"model": TINY_MODEL, "train": settings, "evaluate": {"samples": 200, "floor_images": 200, "batch_size": 100, "grid": 3}}
+    )
+
+
+# --- losses -------------------------------------------------------------------------------------
+
+
+def test_gradient_penalty_of_a_linear_critic():
+    # critic(x) = <w, x> has gradient w everywhere, so the penalty is (||w|| - 1)^2 exactly.
+    w = torch.zeros(1, 28, 28)
+    w[0, 0, :2] = torch.tensor([3.0, 4.0])  # ||w|| = 5
+
+    def critic(x: torch.Tensor) -> torch.Tensor:
+        return (x * w).flatten(1).sum(1)
+
+    real, fake = torch.randn(8, 1, 28, 28), torch.randn(8, 1, 28, 28)
+    assert float(losses.gradient_penalty(critic, real, fake)) == pytest.approx(16.0)
+    w[0, 0, :2] = torch.tensor([0.6, 0.8])  # ||w|| = 1: no penalty
+    assert float(losses.gradient_penalty(critic, real, fake)) == pytest.approx(0.0, abs=1e-10)
+
+
+def test_losses_on_known_scores():
+    d_real, d_fake = torch.tensor([1.0, 3.0]), torch.tensor([0.0, -2.0])
+    assert float(losses.critic_loss("wgan-gp", d_real, d_fake)) == pytest.approx(-1.0 - 2.0)
+    assert float(losses.critic_loss("hinge", d_real, d_fake)) == pytest.approx((0 + 0) / 2 + (1 + 0) / 2)
+    sp = lambda v: math.log1p(math.exp(v))  # noqa: E731
+    assert float(losses.critic_loss("ns", d_real, d_fake)) == pytest.approx((sp(-1) + sp(-3)) / 2 + (sp(0) + sp(-2)) / 2)
+    assert float(losses.generator_loss("wgan-gp", d_fake)) == pytest.approx(1.0)
+    assert float(losses.generator_loss("ns", d_fake)) == pytest.approx((sp(0) + sp(2)) / 2)
+    with pytest.raises(ValueError, match="unknown GAN loss 'lsgan'"):
+        losses.critic_loss("lsgan", d_real, d_fake)
+
+
+def test_uint8_round_trip():
+    x = torch.arange(256, dtype=torch.uint8).repeat(7)[: 2 * 28 * 28].view(2, 28, 28)
+    assert torch.equal(to_uint8(to_gan_input(x)), x)
+
+
+# --- training -----------------------------------------------------------------------------------
+
+
+def _fit_one_step(prepared: Path, n_critic: int, ema: float | None) -> GAN:
+    L.seed_everything(0)
+    p = tiny_gan_params(n_critic=n_critic, ema=ema)
+    module = GAN(p.model.model_dump(), p.train.model_dump())
+    trainer = L.Trainer(accelerator="cpu", devices=1, max_epochs=1, limit_train_batches=1, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(module, datamodule=GanDataModule(prepared, p.train.batch_size, n_critic))
+    return module
+
+
+@pytest.mark.parametrize("n_critic", [1, 3])
+def test_one_step_updates_critic_n_critic_times_and_generator_once(gan_prepared, n_critic):
+    module = _fit_one_step(gan_prepared, n_critic, ema=0.9)
+    opt_g, opt_d = (o.optimizer if hasattr(o, "optimizer") else o for o in module.trainer.optimizers)
+    g_steps = {int(opt_g.state[q]["step"]) for q in module.generator.parameters()}
+    d_steps = {int(opt_d.state[q]["step"]) for q in module.critic.parameters()}
+    assert g_steps == {1} and d_steps == {n_critic}
+    assert int(module.g_ema.n_averaged) == 1
+    assert module.trainer.global_step == n_critic + 1
+
+
+def test_same_seed_same_weights(gan_prepared):
+    a = _fit_one_step(gan_prepared, 2, ema=None).generator.state_dict()
+    b = _fit_one_step(gan_prepared, 2, ema=None).generator.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_snapshot_epochs_spread_and_end_on_the_last():
+    assert snapshot_epochs(20, 8) == [2, 5, 8, 10, 12, 15, 18, 20]
+    assert snapshot_epochs(2, 8) == [1, 2]
+    assert snapshot_epochs(5, 1) == [5]
+
+
+# --- FID and coverage ---------------------------------------------------------------------------
+
+
+class Identity(torch.nn.Module):
+    num_features = 4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.double()
+
+
+def test_fid_of_a_set_with_itself_is_zero_and_gaussians_match_the_closed_form():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(20000, 4, generator=g)
+    metric = fidlib.fid_metric(Identity())
+    fidlib.add_images(metric, a, real=True, batch_size=5000)
+    assert fidlib.fid_against_real(metric, a, 5000) == pytest.approx(0.0, abs=1e-6)
+    # N(0, I) vs N(1, 4I) in 4-d: ||mu1 - mu2||^2 + Tr(I + 4I - 2 * 2I) = 4 + 4.
+    b = torch.randn(20000, 4, generator=g) * 2 + 1
+    assert fidlib.fid_against_real(metric, b, 5000) == pytest.approx(8.0, rel=0.03)
+
+
+def test_coverage_entropy():
+    assert fidlib.entropy_bits(torch.full((10,), 0.1)) == pytest.approx(math.log2(10))
+    assert fidlib.entropy_bits(fidlib.class_histogram(torch.zeros(50, dtype=torch.long), 10)) == 0.0
+
+
+# --- stages -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def gan_prepared(raw_dir: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "gan_prepared"
+    gan.preprocess(tiny_gan_params(), cpu_run(), raw_dir, out)
+    return out
+
+
+def test_preprocess_drops_duplicates(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    x, y = synthetic_images(300, 0)
+    x[10] = x[3]  # a repeat inside train
+    test_x, test_y = synthetic_images(100, 1)
+    test_x[:5] = x[20:25]  # five test images that are training images
+    for split, (xs, ys) in {"train": (x, y), "test": (test_x, test_y)}.items():
+        images_file, _, labels_file, _ = FILES[split]
+        write_idx(raw / images_file, xs)
+        write_idx(raw / labels_file, ys)
+    out = tmp_path / "prepared"
+    gan.preprocess(tiny_gan_params(), cpu_run(), raw, out)
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats == {"train_images_raw": 300, "test_images_raw": 100, "train_images": 299, "test_images": 95}
+    with np.load(out / "test.npz") as z:
+        assert len(z["x"]) == len(z["y"]) == 95
+
+
+def _classifier_checkpoint(folder: Path, images: torch.Tensor) -> Path:
+    """A fashion-train checkpoint of an untrained tiny MobileNet whose BatchNorm statistics are set
+    from `images`: random but informative features. (A few training steps on the tiny data leave
+    most features dead, and untouched BatchNorm statistics shrink them to ~1e-9: either makes every
+    FID 0.)"""
+    tp = tiny_params()
+    module = FashionClassifier(tp.model.model_dump(), tp.train.model_dump())
+    for m in module.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = None  # a plain average over the batches seen
+    with torch.no_grad():
+        module.train()(images)
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.strategy.connect(module)
+    folder.mkdir(parents=True)
+    trainer.save_checkpoint(folder / "best.ckpt")
+    return folder
+
+
+def test_train_then_evaluate_writes_everything(gan_prepared, tmp_path):
+    run = cpu_run()
+    fashion_models = _classifier_checkpoint(tmp_path / "fashion_models", load_images(gan_prepared, "train")[0])
+    p = tiny_gan_params(epochs=2)
+    models, live = tmp_path / "models", tmp_path / "live"
+    gan.train(p, run, gan_prepared, models, live)
+    assert sorted(f.name for f in (models / "snapshots").iterdir()) == ["epoch_001.pt", "epoch_002.pt"]
+    summary = json.loads((models / "summary.json").read_text())
+    assert summary["epochs"] == 2 and summary["generator_steps"] == 2 * (400 // (16 * 2))
+
+    metrics, plots = tmp_path / "gan.json", tmp_path / "plots"
+    gan.evaluate(p, run, gan_prepared, models, fashion_models, live, metrics, plots)
+    m = json.loads(metrics.read_text())
+    expected = {"fid", "fid_floor", "fid_ratio", "coverage_entropy_bits", "coverage", "generator_params",
+                "critic_params", "train_wall_time_s", "train_device", "eval_wall_time_s", "eval_device"}
+    assert expected <= set(m)
+    assert m["fid"] > 0 and m["fid_floor"] > 0 and m["fid_ratio"] == pytest.approx(m["fid"] / m["fid_floor"], rel=1e-2)
+    assert 0 <= m["coverage_entropy_bits"] <= math.log2(10) + 1e-9
+    assert sum(m["coverage"].values()) == pytest.approx(1.0, abs=1e-3)
+    for name in ("samples.png", "fid.png", "coverage.png", "curves.png", "fid.csv", "coverage.csv"):
+        assert (plots / name).is_file(), name
+    assert list(np.loadtxt(plots / "fid.csv", delimiter=",", skiprows=1, usecols=0)) == [1, 2]
+
+
+def test_evaluate_without_classifier_names_the_missing_checkpoint(gan_prepared, tmp_path):
+    p, run = tiny_gan_params(), cpu_run()
+    models = tmp_path / "models"
+    gan.train(p, run, gan_prepared, models, tmp_path / "live")
+    with pytest.raises(FileNotFoundError, match="fashion_models/best.ckpt.*fashion-train"):
+        gan.evaluate(p, run, gan_prepared, models, tmp_path / "fashion_models", tmp_path / "live", tmp_path / "m.json", tmp_path / "e")
+    assert not (tmp_path / "m.json").exists()
+
+
+# --- params -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("edit", "key", "why"),
+    [
+        (lambda d: d["gan"]["train"].update(loss="lsgan"), "gan.train.loss", "'wgan-gp', 'hinge' or 'ns'"),
+        (lambda d: d["gan"]["train"].update(n_critic=0), "gan.train.n_critic", "greater than or equal to 1"),
+        (lambda d: d["gan"]["quick"]["train"].update(n_critic=0), "gan.quick.train.n_critic", "greater than or equal to 1"),
+        (lambda d: d["gan"]["model"].update(spectral=True), "gan.model.spectral", "unknown key"),
+        (lambda d: d["gan"]["train"].update(ema=1.5), "gan.train.ema", "less than 1"),
+    ],
+)
+def test_bad_params_name_the_key(tmp_path, edit, key, why):
+    path = params_file(tmp_path, edit)
+    with pytest.raises(ParamsError) as err:
+        load(path, "gan", GanParams, known_tasks=tasks.TASKS)
+    assert key in str(err.value) and why in str(err.value)
+
+
+@pytest.mark.parametrize("value", ["off", False, None])
+def test_ema_off(tmp_path, value):
+    text = (REPO / "params.yaml").read_text().replace("    ema: 0.999", f"    ema: {yaml.safe_dump(value).split()[0] if value is not None else 'null'}")
+    (tmp_path / "params.yaml").write_text(text)
+    _, p = load(tmp_path / "params.yaml", "gan", GanParams, known_tasks=tasks.TASKS)
+    assert p.train.ema is None
+
+
+def test_cli_has_no_download_stage_for_gan(capsys):
+    with pytest.raises(SystemExit):
+        main(["gan", "download", "--raw", "x"])
+    assert "invalid choice: 'download'" in capsys.readouterr().err
