@@ -247,3 +247,39 @@ def test_cli_has_no_download_stage_for_gan(capsys):
     with pytest.raises(SystemExit):
         main(["gan", "download", "--raw", "x"])
     assert "invalid choice: 'download'" in capsys.readouterr().err
+
+
+class _Killed(Exception):
+    pass
+
+
+class _KillAfterFirstEpoch(L.Callback):
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch == 1:
+            raise _Killed("simulated kill after epoch 1")
+
+
+def test_killed_run_resumes_with_its_ema_and_snapshots(gan_prepared, tmp_path, monkeypatch):
+    import importlib
+
+    train_mod = importlib.import_module("kexue.tasks.gan.train")
+    p, run = tiny_gan_params(epochs=3, snapshots=3, ema=0.9), cpu_run()
+    models, live = tmp_path / "models", tmp_path / "live"
+    real_build = train_mod.build_trainer
+
+    def build_with_kill(*args, callbacks=None, **kwargs):
+        return real_build(*args, callbacks=[*(callbacks or []), _KillAfterFirstEpoch()], **kwargs)
+
+    monkeypatch.setattr(train_mod, "build_trainer", build_with_kill)
+    with pytest.raises(_Killed):
+        gan.train(p, run, gan_prepared, models, live)
+    assert [f.name for f in (models / "snapshots").iterdir()] == ["epoch_001.pt"]
+
+    monkeypatch.setattr(train_mod, "build_trainer", real_build)
+    gan.train(p, run, gan_prepared, models, live)
+    steps = 3 * (400 // (16 * 2))
+    assert json.loads((models / "summary.json").read_text())["generator_steps"] == steps
+    ckpt = torch.load(models / "last.ckpt", map_location="cpu", weights_only=False)
+    # The EMA went on counting from the checkpoint instead of starting over.
+    assert int(ckpt["state_dict"]["g_ema.n_averaged"]) == steps
+    assert sorted(f.name for f in (models / "snapshots").iterdir()) == ["epoch_001.pt", "epoch_002.pt", "epoch_003.pt"]

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
 from kexue import files, plots
+from kexue.inference import eval_device, in_batches
 from kexue.params import RunParams
 from kexue.tasks.fashion.data import CLASSES, load_split
 from kexue.tasks.fashion.model import FashionClassifier
@@ -23,17 +24,9 @@ from kexue.tasks.fashion.train import SUMMARY
 log = logging.getLogger(__name__)
 
 
-def _device(run: RunParams) -> torch.device:
-    if run.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("cpu")
-
-
-@torch.inference_mode()
 def predict(module: FashionClassifier, x: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
     """Logits (float32, on the CPU) for uint8 images `x`, in order."""
-    module.eval().to(device)
-    return torch.cat([module(x[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)])
+    return in_batches(module.eval().to(device), x, batch_size, device)
 
 
 def evaluate(p: FashionParams, run: RunParams, prepared: Path, models: Path, live: Path, metrics: Path, plots_dir: Path) -> None:
@@ -46,7 +39,7 @@ def evaluate(p: FashionParams, run: RunParams, prepared: Path, models: Path, liv
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
 
     start = time.perf_counter()
-    device = _device(run)
+    device = eval_device(run)
     module = FashionClassifier.load_from_checkpoint(ckpt, map_location="cpu")
     x, y = load_split(prepared, "test")
     logits = predict(module, x, p.evaluate.batch_size, device)

@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from kexue import files
+from kexue.arrays import load_split
 from kexue.params import RunParams
 from kexue.tasks.fashion.data import _load_split as load_raw_split  # the idx reader with its format checks
 from kexue.tasks.gan.params import GanParams
@@ -57,11 +58,7 @@ def preprocess(p: GanParams, run: RunParams, raw: Path, prepared: Path) -> None:
 
 
 def load_images(prepared: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    path = Path(prepared) / f"{split}.npz"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; run the gan-preprocess stage first")
-    with np.load(path) as z:
-        return torch.from_numpy(z["x"].copy()), torch.from_numpy(z["y"].copy())
+    return load_split(prepared, split, "gan-preprocess")
 
 
 def to_gan_input(x: torch.Tensor, channels_last: bool = False) -> torch.Tensor:

@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 
 from kexue import files, plots
+from kexue.inference import eval_device
 from kexue.params import RunParams
 from kexue.nn.dcgan import Generator
 from kexue.tasks.fashion.data import CLASSES
@@ -23,12 +24,6 @@ from kexue.tasks.gan.params import GanParams
 from kexue.tasks.gan.train import SNAPSHOTS, SUMMARY
 
 log = logging.getLogger(__name__)
-
-
-def _device(run: RunParams) -> torch.device:
-    if run.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("cpu")
 
 
 def _read_json(path: Path) -> dict:
@@ -53,7 +48,7 @@ def evaluate(
     classifier_ckpt = _require(Path(fashion_models) / "best.ckpt", "fashion-train")
     ev = p.evaluate
     start = time.perf_counter()
-    device = _device(run)
+    device = eval_device(run)
 
     gan = GAN.load_from_checkpoint(ckpt, map_location="cpu")
     classifier = FashionClassifier.load_from_checkpoint(classifier_ckpt, map_location="cpu").eval().to(device)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 
+from kexue.inference import in_batches
 from kexue.tasks.fashion.data import to_input
 from kexue.tasks.fashion.model import FashionClassifier
 
@@ -50,10 +51,9 @@ def fid_against_real(metric: FrechetInceptionDistance, images: torch.Tensor, bat
     return float(metric.compute())
 
 
-@torch.inference_mode()
 def predicted_classes(classifier: FashionClassifier, images: torch.Tensor, batch_size: int) -> torch.Tensor:
     device = next(classifier.parameters()).device
-    return torch.cat([classifier(images[i : i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(images), batch_size)])
+    return in_batches(lambda x: classifier(x).argmax(1), images, batch_size, device)
 
 
 def class_histogram(pred: torch.Tensor, num_classes: int) -> torch.Tensor:

@@ -28,9 +28,9 @@ class TrainParams(Strict):
     n_critic: int = Field(5, ge=1)  # critic updates per generator update
     epochs: int = Field(20, ge=1)  # passes over the training images (each image feeds one critic update)
     batch_size: int = Field(64, ge=1)  # images per critic update and per generator update
-    lr_g: float = Field(1e-4, gt=0)
-    lr_d: float = Field(1e-4, gt=0)
-    beta1: float = Field(0.0, ge=0, lt=1)  # Adam, as in the WGAN-GP paper (0.0, 0.9)
+    lr_g: float = Field(2e-4, gt=0)
+    lr_d: float = Field(2e-4, gt=0)
+    beta1: float = Field(0.5, ge=0, lt=1)  # Adam betas
     beta2: float = Field(0.9, ge=0, lt=1)
     ema: float | None = Field(0.999, gt=0, lt=1)  # EMA decay of the generator weights; off (or null) = none
     snapshots: int = Field(8, ge=1)  # generator snapshots kept for the FID-over-training curve
