@@ -17,8 +17,8 @@ class DataParams(Strict):
 
 class ModelParams(Strict):
     z_dim: int = Field(128, ge=1)
-    g_channels: int = Field(32, ge=1)  # generator width: 4c -> 2c -> c channels at 7 -> 14 -> 28 pixels
-    d_channels: int = Field(32, ge=1)  # critic width: c -> 2c -> 4c channels at 28 -> 14 -> 7 pixels
+    g_channels: int = Field(16, ge=1)  # generator width: 4c -> 2c -> c channels at 7 -> 14 -> 28 pixels
+    d_channels: int = Field(16, ge=1)  # critic width: c -> 2c -> 4c channels at 28 -> 14 -> 7 pixels
     spectral_norm: bool = False  # on every critic layer
 
 
