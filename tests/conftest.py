@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from lightning.pytorch.callbacks import Callback
 
 from kexue.params import RunParams, TrainerParams
 from kexue.tasks.fashion.data import FILES
@@ -62,6 +63,18 @@ def params_file(tmp_path: Path, edit) -> Path:
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+class Killed(Exception):
+    """What the simulated kill raises."""
+
+
+class KillAfterFirstEpoch(Callback):
+    """Dies as the second epoch starts: epoch 1 and its checkpoint are complete, as after a real kill."""
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch == 1:
+            raise Killed("simulated kill after epoch 1")
 
 
 def tiny_params(**train: object) -> FashionParams:

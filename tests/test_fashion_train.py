@@ -10,12 +10,11 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.callbacks import Callback
 
 from kexue.tasks.fashion import evaluate, train
 from kexue.tasks.fashion.data import CLASSES, load_split
 from kexue.tasks.fashion.model import FashionClassifier
-from tests.conftest import cpu_run, tiny_params
+from tests.conftest import Killed, KillAfterFirstEpoch, cpu_run, tiny_params
 
 # The module, not the stage function of the same name that kexue.tasks.fashion exports.
 train_mod = importlib.import_module("kexue.tasks.fashion.train")
@@ -81,28 +80,16 @@ def test_same_seed_same_metrics(prepared_dir, tmp_path):
     assert results[0] == results[1]
 
 
-class _Killed(Exception):
-    pass
-
-
-class _KillAfterFirstEpoch(Callback):
-    """Dies as the second epoch starts: epoch 1 and its checkpoint are complete, as after a real kill."""
-
-    def on_train_epoch_start(self, trainer, pl_module):
-        if trainer.current_epoch == 1:
-            raise _Killed("simulated kill after epoch 1")
-
-
 def test_killed_run_resumes_from_last_checkpoint(prepared_dir, tmp_path, monkeypatch):
     p, run = tiny_params(epochs=3), cpu_run()
     models, live = tmp_path / "models", tmp_path / "live"
     real_build = train_mod.build_trainer
 
     def build_with_kill(*args, callbacks=None, **kwargs):
-        return real_build(*args, callbacks=[*(callbacks or []), _KillAfterFirstEpoch()], **kwargs)
+        return real_build(*args, callbacks=[*(callbacks or []), KillAfterFirstEpoch()], **kwargs)
 
     monkeypatch.setattr(train_mod, "build_trainer", build_with_kill)
-    with pytest.raises(_Killed):
+    with pytest.raises(Killed):
         train(p, run, prepared_dir, models, live)
     first = torch.load(models / "last.ckpt", map_location="cpu", weights_only=False)
     assert first["epoch"] == 0 and not (models / "summary.json").exists()

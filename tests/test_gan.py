@@ -25,7 +25,7 @@ from kexue.tasks.gan.data import GanDataModule, load_images, to_gan_input, to_ui
 from kexue.tasks.gan.model import GAN
 from kexue.tasks.gan.params import GanParams
 from kexue.tasks.gan.train import snapshot_epochs
-from tests.conftest import REPO, cpu_run, params_file, synthetic_images, tiny_params, write_idx
+from tests.conftest import REPO, Killed, KillAfterFirstEpoch, cpu_run, params_file, synthetic_images, tiny_params, write_idx
 
 TINY_MODEL = {"z_dim": 16, "g_channels": 4, "d_channels": 4}
 
@@ -249,16 +249,6 @@ def test_cli_has_no_download_stage_for_gan(capsys):
     assert "invalid choice: 'download'" in capsys.readouterr().err
 
 
-class _Killed(Exception):
-    pass
-
-
-class _KillAfterFirstEpoch(L.Callback):
-    def on_train_epoch_start(self, trainer, pl_module):
-        if trainer.current_epoch == 1:
-            raise _Killed("simulated kill after epoch 1")
-
-
 def test_killed_run_resumes_with_its_ema_and_snapshots(gan_prepared, tmp_path, monkeypatch):
     import importlib
 
@@ -268,10 +258,10 @@ def test_killed_run_resumes_with_its_ema_and_snapshots(gan_prepared, tmp_path, m
     real_build = train_mod.build_trainer
 
     def build_with_kill(*args, callbacks=None, **kwargs):
-        return real_build(*args, callbacks=[*(callbacks or []), _KillAfterFirstEpoch()], **kwargs)
+        return real_build(*args, callbacks=[*(callbacks or []), KillAfterFirstEpoch()], **kwargs)
 
     monkeypatch.setattr(train_mod, "build_trainer", build_with_kill)
-    with pytest.raises(_Killed):
+    with pytest.raises(Killed):
         gan.train(p, run, gan_prepared, models, live)
     assert [f.name for f in (models / "snapshots").iterdir()] == ["epoch_001.pt"]
 
