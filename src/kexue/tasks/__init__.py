@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-TASKS = ("fashion", "gan")
+TASKS = ("fashion", "gan", "sentiment")
 STAGES = ("download", "preprocess", "train", "evaluate")
 
 
