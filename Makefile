@@ -13,6 +13,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@# sentiment's PNG pages draw Chinese: they need a CJK font (Debian: fonts-wqy-microhei, ~5 MB)
+	@fc-list 2>/dev/null | grep -qiE "wqy|noto sans cjk|source han sans" || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get install -y -q fonts-wqy-microhei >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q fonts-wqy-microhei >/dev/null)); } || \
+	  echo "warning: no CJK font found; install one (e.g. sudo apt-get install fonts-wqy-microhei) for the sentiment PNG pages"
 	touch $(STAMP)
 
 repro: $(STAMP)  ## run the whole pipeline (full parameters)

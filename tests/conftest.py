@@ -41,6 +41,18 @@ def synthetic_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _token_cache(tmp_path_factory):
+    """Tests (and the dvc runs they start) keep jieba's token cache to themselves."""
+    old = os.environ.get("KEXUE_CACHE")
+    os.environ["KEXUE_CACHE"] = str(tmp_path_factory.mktemp("kexue-cache"))
+    yield
+    if old is None:
+        os.environ.pop("KEXUE_CACHE", None)
+    else:
+        os.environ["KEXUE_CACHE"] = old
+
+
 @pytest.fixture
 def raw_dir(tmp_path: Path) -> Path:
     """A folder holding the four Fashion-MNIST files in the real format, with 400 + 100 images."""

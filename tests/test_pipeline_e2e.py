@@ -29,6 +29,12 @@ TINY = {
         "train": {"epochs": 1, "train_limit": 1280, "n_critic": 2, "snapshots": 1},
         "evaluate": {"samples": 500, "floor_images": 500, "batch_size": 2000, "grid": 4},
     },
+    "sentiment": {
+        "data": {"tokens": "char"},
+        "model": {"embed_dim": 16, "hidden": 16},
+        "train": {"epochs": 1, "train_limit": 1000},
+        "evaluate": {"saliency_reviews": 3, "top_words": 5},
+    },
 }
 
 
@@ -81,8 +87,11 @@ def test_repro_status_params_metrics_and_experiments(repo):
     root, env = repo
     out = _run(["dvc", "repro"], root, env)
     for stage in ("fashion-download", "fashion-preprocess", "fashion-train", "fashion-evaluate",
-                  "gan-preprocess", "gan-train", "gan-evaluate"):
+                  "gan-preprocess", "gan-train", "gan-evaluate",
+                  "sentiment-download", "sentiment-preprocess", "sentiment-train", "sentiment-evaluate"):
         assert f"Running stage '{stage}'" in out
+    assert json.loads((root / "metrics/sentiment.json").read_text())["test_reviews"] > 1000
+    assert (root / "metrics/sentiment/eval/saliency.html").is_file()
     gan = json.loads((root / "metrics/gan.json").read_text())
     assert gan["fid"] > 0 and gan["generated_images"] == 500
     metrics = json.loads((root / "metrics/fashion.json").read_text())

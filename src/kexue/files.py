@@ -24,6 +24,14 @@ def write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def write_text(path: Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp(path)
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def write_jsonl(path: Path, rows) -> None:
     """One JSON object per line (UTF-8, not escaped), from any iterable of dicts."""
     path = Path(path)

@@ -15,6 +15,40 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
+# Fonts with Chinese glyphs, by family name (Debian: fonts-wqy-microhei, fonts-noto-cjk).
+CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "SimHei", "Microsoft YaHei")
+
+
+def cjk_font() -> str:
+    """The family name of an installed font that draws Chinese, registering it with matplotlib if
+    it was installed after matplotlib built its font cache."""
+    from matplotlib import font_manager
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    for family in CJK_FONTS:
+        if family in names:
+            return family
+    for file in font_manager.findSystemFonts():
+        lower = Path(file).name.lower()
+        if any(k in lower for k in ("wqy", "notosanscjk", "notosanssc", "sourcehansans", "simhei", "msyh")):
+            font_manager.fontManager.addfont(file)
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    for family in CJK_FONTS:
+        if family in names:
+            return family
+    from kexue.errors import InputError
+
+    raise InputError(
+        "no font with Chinese glyphs found for the PNG pages; install one, e.g. `apt-get install fonts-wqy-microhei` "
+        f"(any of {', '.join(CJK_FONTS)} works), or read the HTML page instead"
+    )
+
+
+def save_figure(fig: plt.Figure, path: Path) -> None:
+    """Save and close `fig` atomically."""
+    _save(fig, path)
+
+
 def _save(fig: plt.Figure, path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,4 +148,33 @@ def bars_png(categories: Sequence[str], series: dict[str, Sequence[float]], path
     ax.grid(alpha=0.3, axis="y")
     ax.legend()
     ax.set_title(title)
+    _save(fig, path)
+
+
+def roc_png(fpr: np.ndarray, tpr: np.ndarray, path: Path, title: str) -> None:
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    ax.plot(fpr, tpr, label="model")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="chance")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title(title)
+    _save(fig, path)
+
+
+def words_png(top: pd.DataFrame, path: Path, title: str) -> None:
+    """Two horizontal bar panels from a frame with columns word, mean_saliency, side (positive/negative)."""
+    font = cjk_font()
+    sides = [s for s in ("positive", "negative") if (top["side"] == s).any()]
+    n = max((top["side"] == s).sum() for s in sides) if sides else 1
+    fig, axes = plt.subplots(1, max(1, len(sides)), figsize=(9, 0.25 * n + 1.2), squeeze=False)
+    for ax, side in zip(axes.flat, sides):
+        part = top[top["side"] == side]
+        ax.barh(range(len(part)), part["mean_saliency"], color="tab:green" if side == "positive" else "tab:red")
+        ax.set_yticks(range(len(part)), part["word"], fontfamily=font)
+        ax.invert_yaxis()
+        ax.grid(alpha=0.3, axis="x")
+        ax.set_title(f"towards {side}")
+    fig.suptitle(title)
     _save(fig, path)

@@ -13,14 +13,18 @@ import logging
 import time
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import pandas as pd
+import torch
+from torch.utils.data import DataLoader
 
 from kexue import files
 from kexue.errors import DataFormatError
 from kexue.fetch import Remote, fetch_all
 from kexue.params import RunParams
 from kexue.tasks.sentiment.params import SentimentParams
+from kexue.text.batching import BucketBatchSampler, pad_batch
 from kexue.text.tokenize import Tokenizer
 from kexue.text.vocab import Vocab
 
@@ -128,3 +132,57 @@ def preprocess(p: SentimentParams, run: RunParams, raw: Path, prepared: Path) ->
     )
     files.write_json(prepared / STATS, stats)
     log.info("sentiment data: %s", stats)
+
+
+def load_split(prepared: Path, split: str) -> tuple[list[list[int]], np.ndarray]:
+    """Token-id sequences and labels of one prepared split."""
+    path = Path(prepared) / f"{split}.npz"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; run the sentiment-preprocess stage first")
+    with np.load(path) as z:
+        ids, offsets, y = z["ids"], z["offsets"], z["y"]
+    return [ids[offsets[i] : offsets[i + 1]].tolist() for i in range(len(y))], y
+
+
+def load_reviews(prepared: Path, split: str) -> pd.DataFrame:
+    """label, text and tokens of one prepared split."""
+    path = Path(prepared) / f"{split}.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; run the sentiment-preprocess stage first")
+    return pd.read_json(path, lines=True, dtype={"label": int, "text": str})
+
+
+class ReviewsDataModule(L.LightningDataModule):
+    """Reviews as id sequences; training batches bucketed by length (little padding), seeded."""
+
+    def __init__(self, prepared: Path, batch_size: int, eval_batch_size: int = 256, seed: int = 0, train_limit: int = 0) -> None:
+        super().__init__()
+        self.prepared, self.batch_size, self.eval_batch_size = Path(prepared), batch_size, eval_batch_size
+        self.seed, self.train_limit = seed, train_limit
+        self.data: dict[str, tuple[list[list[int]], np.ndarray]] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        for split in ("train", "val") if stage in (None, "fit", "validate") else ("test",):
+            seqs, y = load_split(self.prepared, split)
+            if split == "train" and self.train_limit:
+                seqs, y = seqs[: self.train_limit], y[: self.train_limit]
+            self.data[split] = (seqs, y)
+
+    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+        seqs, y = self.data[split]
+        sampler = BucketBatchSampler([len(s) for s in seqs], batch_size, seed=self.seed, shuffle=shuffle)
+        return DataLoader(list(zip(seqs, y.tolist())), batch_sampler=sampler, collate_fn=collate)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", self.eval_batch_size, shuffle=False)
+
+
+def collate(items: list[tuple[list[int], int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    ids, lengths = pad_batch([s for s, _ in items])
+    return ids, lengths, torch.tensor([label for _, label in items], dtype=torch.long)

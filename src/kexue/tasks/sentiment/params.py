@@ -24,5 +24,30 @@ class DataParams(Strict):
         return self
 
 
+class ModelParams(Strict):
+    embed_dim: int = Field(128, ge=1)
+    hidden: int = Field(128, ge=1)  # LSTM units per direction
+    layers: int = Field(1, ge=1)
+    bidirectional: bool = True
+    dropout: float = Field(0.5, ge=0, lt=1)  # on the embeddings and before the classifier; 0 = off
+
+
+class TrainParams(Strict):
+    epochs: int = Field(8, ge=1)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    train_limit: int = Field(0, ge=0)  # use only the first N training reviews (0 = all)
+
+
+class EvaluateParams(Strict):
+    batch_size: int = Field(256, ge=1)
+    saliency_reviews: int = Field(20, ge=1)  # test reviews drawn on the saliency page
+    top_words: int = Field(30, ge=1)  # most positive / negative words over the test set
+
+
 class SentimentParams(Strict):
     data: DataParams = DataParams()
+    model: ModelParams = ModelParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
