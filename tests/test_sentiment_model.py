@@ -89,6 +89,23 @@ def test_padding_changes_nothing(trained):
         assert torch.allclose(trained(padded, lengths), trained(ids, lengths), atol=1e-6)
 
 
+@pytest.mark.parametrize("pool", ["last", "max"])
+def test_both_poolings_read_only_the_true_length(pool):
+    torch.manual_seed(0)
+    p = SentimentParams.model_validate({"model": {"embed_dim": 8, "hidden": 8, "pool": pool}})
+    module = SentimentClassifier(20, p.model.model_dump(), p.train.model_dump()).eval()
+    seqs = [[5, 6, GOOD, 7], list(range(4, 20))]
+    ids, lengths = pad_batch(seqs)
+    with torch.no_grad():
+        both = module(ids, lengths)
+        alone = module(*pad_batch(seqs[:1]))
+        # trailing garbage past the true length must not matter either
+        noisy = ids.clone()
+        noisy[0, 4:] = BAD
+        assert torch.allclose(both[:1], alone, atol=1e-6)
+        assert torch.allclose(module(noisy, lengths), both, atol=1e-6)
+
+
 @pytest.mark.parametrize(("text", "message"), [("", "empty review"), ("   ", "empty review"),
                                                 ("great hotel, 5 stars", "no Chinese characters")])
 def test_predict_rejects_what_it_cannot_read(text, message, capsys, tmp_path):

@@ -15,7 +15,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torchmetrics.classification import BinaryAccuracy
 
 from kexue.tasks.sentiment.params import ModelParams, TrainParams
@@ -29,14 +29,21 @@ class LSTMClassifier(nn.Module):
         self.dropout = nn.Dropout(mp.dropout)
         self.lstm = nn.LSTM(mp.embed_dim, mp.hidden, mp.layers, batch_first=True, bidirectional=mp.bidirectional,
                             dropout=mp.dropout if mp.layers > 1 else 0.0)
-        self.fc = nn.Linear(mp.hidden * (2 if mp.bidirectional else 1), 1)
+        self.pool = mp.pool
+        states = mp.hidden * (2 if mp.bidirectional else 1)
+        self.fc = nn.Linear(states, 1)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Logit of "positive" for (N, T) padded ids with (N,) true lengths."""
         packed = pack_padded_sequence(self.dropout(self.embed(ids)), lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, (h, _) = self.lstm(packed)
-        last = torch.cat([h[-2], h[-1]], dim=1) if self.lstm.bidirectional else h[-1]
-        return self.fc(self.dropout(last)).squeeze(1)
+        out, (h, _) = self.lstm(packed)
+        if self.pool == "max":
+            # padding filled with a large negative number never wins the max: pads stay irrelevant
+            steps, _ = pad_packed_sequence(out, batch_first=True, padding_value=-1e4)
+            features = steps.max(dim=1).values
+        else:
+            features = torch.cat([h[-2], h[-1]], dim=1) if self.lstm.bidirectional else h[-1]
+        return self.fc(self.dropout(features)).squeeze(1)
 
 
 class SentimentClassifier(L.LightningModule):
@@ -67,7 +74,11 @@ class SentimentClassifier(L.LightningModule):
         self._step(batch, "val", self.val_acc)
 
     def configure_optimizers(self):
-        return torch.optim.AdamW(self.parameters(), lr=self.tp.lr, weight_decay=self.tp.weight_decay)
+        opt = torch.optim.AdamW(self.parameters(), lr=self.tp.lr, weight_decay=self.tp.weight_decay)
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=self.tp.lr, total_steps=max(2, int(self.trainer.estimated_stepping_batches)), pct_start=0.1
+        )
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     @torch.inference_mode()
     def probability(self, sequences: list[list[int]], batch_size: int = 256) -> torch.Tensor:

@@ -29,13 +29,16 @@ class ModelParams(Strict):
     hidden: int = Field(128, ge=1)  # LSTM units per direction
     layers: int = Field(1, ge=1)
     bidirectional: bool = True
-    dropout: float = Field(0.5, ge=0, lt=1)  # on the embeddings and before the classifier; 0 = off
+    dropout: float = Field(0.3, ge=0, lt=1)  # on the embeddings and before the classifier; 0 = off
+    # what the classifier reads: the LSTM's final states (as in the blog), or the element-wise max
+    # of its outputs over the review's words (README: the two measured side by side)
+    pool: Literal["last", "max"] = "max"
 
 
 class TrainParams(Strict):
     epochs: int = Field(8, ge=1)
     batch_size: int = Field(64, ge=1)
-    lr: float = Field(2e-3, gt=0)
+    lr: float = Field(3e-3, gt=0)  # peak of a one-cycle schedule (10% warm-up, cosine down to ~0)
     weight_decay: float = Field(0.0, ge=0)
     train_limit: int = Field(0, ge=0)  # use only the first N training reviews (0 = all)
 
