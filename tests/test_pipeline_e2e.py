@@ -35,6 +35,11 @@ TINY = {
         "train": {"epochs": 1, "train_limit": 1000},
         "evaluate": {"saliency_reviews": 3, "top_words": 5},
     },
+    "captcha": {
+        "data": {"train_size": 600, "val_size": 100, "test_size": 200, "input_height": 30, "input_width": 80},
+        "model": {"width": 0.25, "middle_blocks": 1},
+        "train": {"epochs": 1, "batch_size": 64},
+    },
 }
 
 
@@ -88,8 +93,10 @@ def test_repro_status_params_metrics_and_experiments(repo):
     out = _run(["dvc", "repro"], root, env)
     for stage in ("fashion-download", "fashion-preprocess", "fashion-train", "fashion-evaluate",
                   "gan-preprocess", "gan-train", "gan-evaluate",
-                  "sentiment-download", "sentiment-preprocess", "sentiment-train", "sentiment-evaluate"):
+                  "sentiment-download", "sentiment-preprocess", "sentiment-train", "sentiment-evaluate",
+                  "captcha-download", "captcha-preprocess", "captcha-train", "captcha-evaluate"):
         assert f"Running stage '{stage}'" in out
+    assert json.loads((root / "metrics/captcha.json").read_text())["test_images"] == 200
     assert json.loads((root / "metrics/sentiment.json").read_text())["test_reviews"] > 1000
     assert (root / "metrics/sentiment/eval/saliency.html").is_file()
     gan = json.loads((root / "metrics/gan.json").read_text())

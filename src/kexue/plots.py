@@ -103,19 +103,31 @@ def curves_png(live_dir: Path, path: Path, title: str, metrics: Sequence[str] = 
     _save(fig, path)
 
 
-def image_grid_png(images: np.ndarray, path: Path, title: str, cols: int) -> None:
-    """uint8 grey images (N, H, W) tiled `cols` per row, white on black as in the data."""
+def image_grid_png(images: np.ndarray, path: Path, title: str, cols: int, labels: Sequence[str] | None = None) -> None:
+    """uint8 grey images (N, H, W) tiled `cols` per row, each under its label when given."""
     images = np.asarray(images)
     n, h, w = images.shape
     rows = -(-n // cols)
-    canvas = np.zeros((rows * (h + 2) + 2, cols * (w + 2) + 2), dtype=np.uint8)
+    if labels is None:
+        canvas = np.zeros((rows * (h + 2) + 2, cols * (w + 2) + 2), dtype=np.uint8)
+        for i, img in enumerate(images):
+            r, c = divmod(i, cols)
+            canvas[2 + r * (h + 2) : 2 + r * (h + 2) + h, 2 + c * (w + 2) : 2 + c * (w + 2) + w] = img
+        fig, ax = plt.subplots(figsize=(0.45 * cols + 0.5, 0.45 * rows + 0.8))
+        ax.imshow(canvas, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        ax.set_axis_off()
+        ax.set_title(title)
+        _save(fig, path)
+        return
+    scale = 1.6 / max(h, w) * max(w, h) / 100
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * w * scale + 0.4, rows * (h * scale + 0.35) + 0.6), squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
     for i, img in enumerate(images):
-        r, c = divmod(i, cols)
-        canvas[2 + r * (h + 2) : 2 + r * (h + 2) + h, 2 + c * (w + 2) : 2 + c * (w + 2) + w] = img
-    fig, ax = plt.subplots(figsize=(0.45 * cols + 0.5, 0.45 * rows + 0.8))
-    ax.imshow(canvas, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-    ax.set_axis_off()
-    ax.set_title(title)
+        ax = axes.flat[i]
+        ax.imshow(img, cmap="gray", vmin=0, vmax=255)
+        ax.set_title(labels[i], fontsize=9, family="monospace")
+    fig.suptitle(title)
     _save(fig, path)
 
 

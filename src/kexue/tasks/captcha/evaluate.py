@@ -1,0 +1,89 @@
+"""Stage 4: the best checkpoint on the held-out test captchas -> accuracy, confusions, misreads."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from kexue import files, plots
+from kexue.params import RunParams
+from kexue.tasks.captcha.data import decode, load_split
+from kexue.tasks.captcha.model import CaptchaRecognizer
+from kexue.tasks.captcha.params import CaptchaParams
+from kexue.tasks.captcha.train import SUMMARY
+
+log = logging.getLogger(__name__)
+
+
+def _device(run: RunParams) -> torch.device:
+    if run.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+@torch.inference_mode()
+def predict(module: CaptchaRecognizer, x: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
+    """(N, length) alphabet indices (-1: no character decoded there) for uint8 images `x`."""
+    module.eval().to(device)
+    return torch.cat([module.decode(module(x[i : i + batch_size].to(device))).cpu() for i in range(0, len(x), batch_size)])
+
+
+def confused_pairs(pred: torch.Tensor, y: torch.Tensor, alphabet: str, top: int) -> pd.DataFrame:
+    """The most frequent (truth, read as) character pairs among the wrong characters."""
+    wrong = pred != y
+    counts = Counter(
+        (alphabet[t], alphabet[p] if p >= 0 else "∅") for t, p in zip(y[wrong].tolist(), pred[wrong].tolist())
+    )
+    rows = [{"truth": t, "read_as": p, "count": n} for (t, p), n in counts.most_common(top)]
+    return pd.DataFrame(rows, columns=["truth", "read_as", "count"])
+
+
+def evaluate(p: CaptchaParams, run: RunParams, prepared: Path, models: Path, live: Path, metrics: Path, plots_dir: Path) -> None:
+    """Stage 4: test-set string and character accuracy -> `metrics`; confusions and misreads -> `plots_dir`."""
+    models, metrics, plots_dir = Path(models), Path(metrics), Path(plots_dir)
+    ckpt = models / "best.ckpt"
+    if not ckpt.is_file():
+        raise FileNotFoundError(f"{ckpt}: no checkpoint; run the captcha-train stage first")
+    summary = json.loads((models / SUMMARY).read_text()) if (models / SUMMARY).is_file() else {}
+    start = time.perf_counter()
+    device = _device(run)
+    module = CaptchaRecognizer.load_from_checkpoint(ckpt, map_location="cpu")
+    alphabet = module.alphabet
+    x, y = load_split(prepared, "test")
+    pred = predict(module, x, p.evaluate.batch_size, device)
+    right = pred == y
+    string_ok = right.all(1)
+    pairs = confused_pairs(pred, y, alphabet, p.evaluate.top_confusions)
+    result = {
+        "test_string_acc": round(float(string_ok.float().mean()), 5),
+        "test_char_acc": round(float(right.float().mean()), 5),
+        "test_position_acc": [round(float(a), 5) for a in right.float().mean(0)],
+        "test_images": len(y),
+        "misread_strings": int((~string_ok).sum()),
+        "head": module.mp.head,
+        "params": sum(t.numel() for t in module.parameters()),
+        "train_images": summary.get("train_images"),
+        "epochs": summary.get("epochs"),
+        "best_val_string_acc": summary.get("best_val_string_acc"),
+        "train_wall_time_s": summary.get("train_wall_time_s"),
+        "train_device": summary.get("device"),
+        "eval_wall_time_s": round(time.perf_counter() - start, 2),
+        "eval_device": str(device),
+    }
+    files.write_json(metrics, result)
+    files.write_csv(pairs, plots_dir / "confused_pairs.csv")
+    if len(pairs):
+        plots.bars_png([f"{t}→{r}" for t, r in zip(pairs["truth"], pairs["read_as"])], {"count": pairs["count"].tolist()},
+                       plots_dir / "confused_pairs.png", "most confused characters (truth → read as)", "test characters")
+    bad = torch.nonzero(~string_ok).flatten()[: p.evaluate.misread_examples]
+    if len(bad):
+        labels = [f"{decode(y[i], alphabet)} → {''.join(alphabet[k] if k >= 0 else '?' for k in pred[i].tolist())}" for i in bad]
+        plots.image_grid_png(x[bad].numpy(), plots_dir / "misread.png", "misread test captchas (truth → read as)", cols=4, labels=labels)
+    plots.curves_png(live, plots_dir / "curves.png", "captcha training", metrics=("loss", "string_acc"))
+    log.info("test string accuracy %.4f, char accuracy %.4f -> %s", result["test_string_acc"], result["test_char_acc"], metrics)
