@@ -13,14 +13,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
-from kexue import files, plots
+from kexue import arrays, files, plots
 from kexue.errors import DataFormatError
 from kexue.params import RunParams
 from kexue.tasks.captcha.generate import CHUNK, draw_many
@@ -133,11 +131,7 @@ def resize(x: np.ndarray, height: int, width: int, batch: int = 2000) -> np.ndar
 
 
 def load_split(prepared: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    path = Path(prepared) / f"{split}.npz"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; run the captcha-preprocess stage first")
-    with np.load(path) as z:
-        return torch.from_numpy(z["x"].copy()), torch.from_numpy(z["y"].copy())
+    return arrays.load_split(prepared, split, "captcha-preprocess")
 
 
 def to_input(x: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
@@ -146,27 +140,5 @@ def to_input(x: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
-class CaptchaDataModule(L.LightningDataModule):
-    def __init__(self, prepared: Path, batch_size: int, eval_batch_size: int = 500, train_limit: int = 0) -> None:
-        super().__init__()
-        self.prepared = Path(prepared)
-        self.batch_size = batch_size
-        self.eval_batch_size = eval_batch_size
-        self.train_limit = train_limit
-        self.data: dict[str, TensorDataset] = {}
-
-    def setup(self, stage: str | None = None) -> None:
-        for split in ("train", "val") if stage in (None, "fit", "validate") else ("test",):
-            x, y = load_split(self.prepared, split)
-            if split == "train" and self.train_limit:
-                x, y = x[: self.train_limit], y[: self.train_limit]
-            self.data[split] = TensorDataset(x, y)
-
-    def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.data["train"], batch_size=self.batch_size, shuffle=True, drop_last=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.data["val"], batch_size=self.eval_batch_size)
-
-    def test_dataloader(self) -> DataLoader:
-        return DataLoader(self.data["test"], batch_size=self.eval_batch_size)
+def datamodule(prepared: Path, batch_size: int, eval_batch_size: int, train_limit: int = 0) -> arrays.ArrayDataModule:
+    return arrays.ArrayDataModule(prepared, "captcha-preprocess", batch_size, eval_batch_size, train_limit)

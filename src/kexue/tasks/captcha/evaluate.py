@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 
 from kexue import files, plots
+from kexue.inference import eval_device, in_batches
 from kexue.params import RunParams
 from kexue.tasks.captcha.data import decode, load_split
 from kexue.tasks.captcha.model import CaptchaRecognizer
@@ -21,17 +22,10 @@ from kexue.tasks.captcha.train import SUMMARY
 log = logging.getLogger(__name__)
 
 
-def _device(run: RunParams) -> torch.device:
-    if run.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("cpu")
-
-
-@torch.inference_mode()
 def predict(module: CaptchaRecognizer, x: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
     """(N, length) alphabet indices (-1: no character decoded there) for uint8 images `x`."""
     module.eval().to(device)
-    return torch.cat([module.decode(module(x[i : i + batch_size].to(device))).cpu() for i in range(0, len(x), batch_size)])
+    return in_batches(lambda b: module.decode(module(b)), x, batch_size, device)
 
 
 def confused_pairs(pred: torch.Tensor, y: torch.Tensor, alphabet: str, top: int) -> pd.DataFrame:
@@ -52,7 +46,7 @@ def evaluate(p: CaptchaParams, run: RunParams, prepared: Path, models: Path, liv
         raise FileNotFoundError(f"{ckpt}: no checkpoint; run the captcha-train stage first")
     summary = json.loads((models / SUMMARY).read_text()) if (models / SUMMARY).is_file() else {}
     start = time.perf_counter()
-    device = _device(run)
+    device = eval_device(run)
     module = CaptchaRecognizer.load_from_checkpoint(ckpt, map_location="cpu")
     alphabet = module.alphabet
     x, y = load_split(prepared, "test")

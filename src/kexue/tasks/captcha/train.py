@@ -11,7 +11,7 @@ from lightning.pytorch.callbacks import Callback, Timer
 from kexue import files
 from kexue.fetch import sha256_of
 from kexue.params import RunParams
-from kexue.tasks.captcha.data import SPLITS, CaptchaDataModule
+from kexue.tasks.captcha.data import SPLITS, datamodule
 from kexue.tasks.captcha.model import CaptchaRecognizer
 from kexue.tasks.captcha.params import CaptchaParams
 from kexue.training import build_trainer, device_description, prepare_checkpoint_dir
@@ -58,7 +58,7 @@ def train(p: CaptchaParams, run: RunParams, prepared: Path, models: Path, live: 
     L.seed_everything(run.seed, workers=True)
     channels_last = run.trainer.channels_last and not torch.cuda.is_available()
     module = CaptchaRecognizer(p.model.model_dump(), tp.model_dump(), p.data.alphabet, p.data.length, channels_last)
-    data = CaptchaDataModule(prepared, tp.batch_size, p.evaluate.batch_size, tp.train_limit)
+    data = datamodule(prepared, tp.batch_size, p.evaluate.batch_size, tp.train_limit)
     n_train = tp.train_limit or p.data.train_size
     timer = Timer()
     trainer, _ = build_trainer(
