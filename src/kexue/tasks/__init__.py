@@ -6,10 +6,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-<<<<<<< HEAD
 TASKS = ("fashion", "gan", "sentiment", "captcha")
-=======
->>>>>>> a0a9433 (captcha task (WIP): seeded drawing on all cores, Xception-style network, per-position and CTC heads, stages and tests)
 STAGES = ("download", "preprocess", "train", "evaluate")
 
 
