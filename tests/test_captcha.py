@@ -156,3 +156,14 @@ def test_bad_params_name_the_key(tmp_path, edit, key, why):
     with pytest.raises(ParamsError) as err:
         load(path, "captcha", CaptchaParams, known_tasks=tasks.TASKS)
     assert key in str(err.value) and why in str(err.value)
+
+
+def test_lookalike_merge_counts_0_and_O_as_one():
+    from kexue.tasks.captcha.evaluate import merge_lookalikes
+
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    truth = torch.tensor([[0, 1, 24, 2]])  # "01O2"
+    read = torch.tensor([[24, 1, 0, 2]])  # "O1 02": both swapped
+    assert not bool((read == truth).all())
+    assert bool((merge_lookalikes(read, alphabet, ["0O"]) == merge_lookalikes(truth, alphabet, ["0O"])).all())
+    assert bool((merge_lookalikes(torch.tensor([[-1, 5]]), alphabet, ["0O"]) == torch.tensor([[-1, 5]])).all())

@@ -38,6 +38,17 @@ def confused_pairs(pred: torch.Tensor, y: torch.Tensor, alphabet: str, top: int)
     return pd.DataFrame(rows, columns=["truth", "read_as", "count"])
 
 
+def merge_lookalikes(codes: torch.Tensor, alphabet: str, groups: list[str]) -> torch.Tensor:
+    """Each character of a look-alike group replaced by the group's first (-1 stays -1)."""
+    out = codes.clone()
+    for group in groups:
+        first = alphabet.index(group[0]) if group and group[0] in alphabet else None
+        for c in group[1:]:
+            if first is not None and c in alphabet:
+                out[codes == alphabet.index(c)] = first
+    return out
+
+
 def evaluate(p: CaptchaParams, run: RunParams, prepared: Path, models: Path, live: Path, metrics: Path, plots_dir: Path) -> None:
     """Stage 4: test-set string and character accuracy -> `metrics`; confusions and misreads -> `plots_dir`."""
     models, metrics, plots_dir = Path(models), Path(metrics), Path(plots_dir)
@@ -57,6 +68,9 @@ def evaluate(p: CaptchaParams, run: RunParams, prepared: Path, models: Path, liv
     result = {
         "test_string_acc": round(float(string_ok.float().mean()), 5),
         "test_char_acc": round(float(right.float().mean()), 5),
+        "test_string_acc_lookalikes_merged": round(float(
+            (merge_lookalikes(pred, alphabet, p.evaluate.lookalikes) == merge_lookalikes(y, alphabet, p.evaluate.lookalikes)).all(1).float().mean()), 5),
+        "lookalikes": p.evaluate.lookalikes,
         "test_position_acc": [round(float(a), 5) for a in right.float().mean(0)],
         "test_images": len(y),
         "misread_strings": int((~string_ok).sum()),

@@ -39,14 +39,14 @@ class DataParams(Strict):
 
 
 class ModelParams(Strict):
-    head: Literal["per-position", "ctc"] = "per-position"
-    width: float = Field(1.0, gt=0, le=4)  # channel multiplier of the Xception-style network
+    head: Literal["per-position", "ctc"] = "ctc"
+    width: float = Field(0.5, gt=0, le=4)  # channel multiplier of the Xception-style network
     middle_blocks: int = Field(2, ge=0)  # residual blocks of three separable convolutions at the smallest scale
     dropout: float = Field(0.2, ge=0, lt=1)
 
 
 class TrainParams(Strict):
-    epochs: int = Field(10, ge=1)
+    epochs: int = Field(20, ge=1)
     batch_size: int = Field(128, ge=1)
     lr: float = Field(2e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
@@ -58,6 +58,8 @@ class EvaluateParams(Strict):
     batch_size: int = Field(500, ge=1)
     misread_examples: int = Field(24, ge=0)  # misread test images drawn in misread.png
     top_confusions: int = Field(15, ge=1)
+    # groups of characters the font draws (nearly) alike; a second accuracy counts them as one
+    lookalikes: list[str] = ["0O"]
 
 
 class CaptchaParams(Strict):
