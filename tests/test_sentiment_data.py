@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -57,8 +58,9 @@ def test_split_is_stratified_seeded_and_disjoint():
     assert not (texts[0] & texts[1] or texts[0] & texts[2] or texts[1] & texts[2])
 
 
-def test_preprocess_the_real_files(raw, tmp_path, monkeypatch):
+def test_preprocess_the_real_files(raw, tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("KEXUE_CACHE", str(tmp_path / "cache"))
+    caplog.set_level(logging.INFO, logger="kexue")
     p = SentimentParams.model_validate({"data": {"tokens": "char"}})
     out = tmp_path / "prepared"
     sentiment.preprocess(p, cpu_run(), raw, out)
@@ -74,6 +76,10 @@ def test_preprocess_the_real_files(raw, tmp_path, monkeypatch):
     assert set(vocab.itos[2:]) <= train_chars
     with np.load(out / "test.npz") as z:
         assert z["offsets"][-1] == len(z["ids"]) and len(z["y"]) == stats["test_reviews"]
-    assert stats["tokenize_cache_misses"] == stats["reviews_kept"]
+    n = stats["reviews_kept"]
+    assert f"token cache: 0 hits, {n} misses" in caplog.text
+    caplog.clear()
+    before = {f.name: f.read_bytes() for f in out.iterdir()}
     sentiment.preprocess(p, cpu_run(), raw, out)  # the rerun reads every review's tokens from the cache
-    assert json.loads((out / "stats.json").read_text())["tokenize_cache_hits"] == stats["reviews_kept"]
+    assert f"token cache: {n} hits, 0 misses" in caplog.text
+    assert {f.name: f.read_bytes() for f in out.iterdir()} == before  # byte-identical outputs
