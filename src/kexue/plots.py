@@ -24,18 +24,18 @@ def cjk_font() -> str:
     it was installed after matplotlib built its font cache."""
     from matplotlib import font_manager
 
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    for family in CJK_FONTS:
-        if family in names:
-            return family
+    def known() -> str | None:
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        return next((family for family in CJK_FONTS if family in names), None)
+
+    if family := known():
+        return family
     for file in font_manager.findSystemFonts():
         lower = Path(file).name.lower()
         if any(k in lower for k in ("wqy", "notosanscjk", "notosanssc", "sourcehansans", "simhei", "msyh")):
             font_manager.fontManager.addfont(file)
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    for family in CJK_FONTS:
-        if family in names:
-            return family
+    if family := known():
+        return family
     from kexue.errors import InputError
 
     raise InputError(
@@ -119,7 +119,7 @@ def image_grid_png(images: np.ndarray, path: Path, title: str, cols: int, labels
         ax.set_title(title)
         _save(fig, path)
         return
-    scale = 1.6 / max(h, w) * max(w, h) / 100
+    scale = 0.016  # inches per image pixel
     fig, axes = plt.subplots(rows, cols, figsize=(cols * w * scale + 0.4, rows * (h * scale + 0.35) + 0.6), squeeze=False)
     for ax in axes.flat:
         ax.set_axis_off()
