@@ -43,10 +43,17 @@ def test_scorer_gives_the_exact_numbers():
     assert s.oov_rate == pytest.approx(1 / 7)
 
 
-def test_scorer_perfect_and_mismatched_lines():
+def test_scorer_perfect_and_mismatched_text():
     gold = [["一", "二三"]]
     assert score(gold, gold, set()).f1 == 1.0
-    with pytest.raises(ValueError, match="line 1"):
+    with pytest.raises(ValueError, match="differ at character 2"):
         score(gold, [["一", "二"]], set())
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="differ at character 0"):
         score(gold, [], set())
+
+
+def test_lines_may_break_differently_as_in_the_msr_gold():
+    # the MSR gold moves an opening quotation mark to the end of the previous line
+    gold = [["修正", "。", "“"], ["远望", "号", "”"]]
+    pred = [["修正", "。"], ["“", "远望", "号", "”"]]
+    assert score(gold, pred, set()).f1 == 1.0

@@ -6,7 +6,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-TASKS = ("fashion", "gan", "sentiment", "captcha")
+TASKS = ("fashion", "gan", "sentiment", "captcha", "cws")
+
 STAGES = ("download", "preprocess", "train", "evaluate")
 
 

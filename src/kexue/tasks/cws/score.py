@@ -1,5 +1,5 @@
 """Segmentation scored the SIGHAN way (the bakeoff's `score` script): words are compared as character
-spans of the same line, so a predicted word counts only if it covers exactly a gold word's span.
+spans of the text, so a predicted word counts only if it covers exactly a gold word's span.
 
 precision = right words / predicted words, recall = right words / gold words, F1 their harmonic
 mean; OOV recall is the recall over gold words not in the training dictionary, IV recall over those
@@ -38,22 +38,30 @@ class Score:
 
 
 def score(gold: Iterable[Sequence[str]], predicted: Iterable[Sequence[str]], dictionary: Collection[str]) -> Score:
-    """Score line by line; each predicted line must spell the same characters as its gold line."""
-    n_gold = n_pred = right = oov = oov_right = 0
-    for k, (g, p) in enumerate(zip(gold, predicted, strict=True)):
-        if "".join(g) != "".join(p):
-            raise ValueError(f"line {k + 1}: the prediction spells {''.join(p)[:30]!r}..., the gold {''.join(g)[:30]!r}...")
-        pred_spans = spans(p)
-        i = 0
-        for w in g:
-            hit = (i, i + len(w)) in pred_spans
-            right += hit
-            if w not in dictionary:
-                oov += 1
-                oov_right += hit
-            i += len(w)
-        n_gold += len(g)
-        n_pred += len(p)
+    """Score a predicted segmentation (lines of words) against the gold one.
+
+    As the bakeoff's script does, the words of all lines are laid end to end and compared as spans
+    of the whole text, so the two sides must spell the same characters overall but may break lines
+    differently (the MSR gold file moves a few quotation marks to the previous line)."""
+    g = [w for line in gold for w in line]
+    p = [w for line in predicted for w in line]
+    g_text, p_text = "".join(g), "".join(p)
+    if g_text != p_text:
+        at = next((i for i, (a, b) in enumerate(zip(g_text, p_text)) if a != b), min(len(g_text), len(p_text)))
+        raise ValueError(
+            f"the prediction and the gold differ at character {at}: gold {g_text[at:at + 20]!r}, predicted {p_text[at:at + 20]!r}"
+        )
+    pred_spans = spans(p)
+    right = oov = oov_right = 0
+    i = 0
+    for w in g:
+        hit = (i, i + len(w)) in pred_spans
+        right += hit
+        if w not in dictionary:
+            oov += 1
+            oov_right += hit
+        i += len(w)
+    n_gold, n_pred = len(g), len(p)
     precision = right / n_pred if n_pred else 0.0
     recall = right / n_gold if n_gold else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0

@@ -1,0 +1,44 @@
+"""Parameters of the cws task (section `cws:` of params.yaml)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from kexue.params import Strict
+
+
+class DataParams(Strict):
+    val_fraction: float = Field(0.05, gt=0, lt=0.5)  # of the training sentences, seeded
+    max_len: int = Field(150, ge=8)  # sentences longer than this are cut (training only) at punctuation, else hard
+    min_count: int = Field(1, ge=1)  # characters seen fewer times in training map to <unk>
+    overlap_min_chars: int = Field(10, ge=1)  # test lines at least this long are searched for in the training text
+
+
+class ModelParams(Strict):
+    embed_dim: int = Field(128, ge=1)
+    encoder: Literal["bilstm", "cnn"] = "bilstm"
+    hidden: int = Field(128, ge=1)  # LSTM units per direction, or CNN channels
+    layers: int = Field(1, ge=1)
+    kernel: int = Field(3, ge=1)  # CNN kernel width (odd)
+    dropout: float = Field(0.2, ge=0, lt=1)
+
+
+class TrainParams(Strict):
+    epochs: int = Field(5, ge=1)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(2e-3, gt=0)  # peak of a one-cycle schedule
+    weight_decay: float = Field(0.0, ge=0)
+    train_limit: int = Field(0, ge=0)  # use only the first N training sentences (0 = all)
+
+
+class EvaluateParams(Strict):
+    batch_size: int = Field(256, ge=1)
+
+
+class CwsParams(Strict):
+    data: DataParams = DataParams()
+    model: ModelParams = ModelParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()

@@ -1,0 +1,47 @@
+"""Stage 3: train the CRF segmenter; checkpoints, dvclive curves and a run summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.callbacks import Timer
+
+from kexue.fetch import sha256_of
+from kexue.params import RunParams
+from kexue.run_summary import SUMMARY, RunSummary
+from kexue.tasks.cws.data import SPLITS, VOCAB, SentencesDataModule
+from kexue.tasks.cws.model import Segmenter
+from kexue.tasks.cws.params import CwsParams
+from kexue.text.vocab import Vocab
+from kexue.training import build_trainer, prepare_checkpoint_dir
+
+
+def train(p: CwsParams, run: RunParams, prepared: Path, models: Path, live: Path) -> None:
+    """Stage 3: train the segmenter on the prepared sentences; checkpoints and a summary in `models`,
+    curves in `live`. Rerun after a kill with the same params and data, it resumes from `models/last.ckpt`."""
+    prepared, models, live = Path(prepared), Path(models), Path(live)
+    tp = p.train
+    config = {
+        "seed": run.seed,
+        "trainer": run.trainer.model_dump(),
+        "model": p.model.model_dump(),
+        "train": tp.model_dump(),
+        "data": {f: sha256_of(prepared / f) for f in [*(f"{s}.npz" for s in SPLITS), VOCAB] if (prepared / f).exists()},
+    }
+    resume_from = prepare_checkpoint_dir(models, config)
+    L.seed_everything(run.seed, workers=True)
+    vocab = Vocab.load(prepared / VOCAB)
+    module = Segmenter(vocab.itos, p.model.model_dump(), tp.model_dump())
+    data = SentencesDataModule(prepared, tp.batch_size, p.evaluate.batch_size, run.seed, tp.train_limit)
+    timer = Timer()
+    trainer, _ = build_trainer(
+        run.trainer,
+        max_epochs=tp.epochs,
+        ckpt_dir=models,
+        live_dir=live,
+        resume=resume_from is not None,
+        monitor="val/tag_acc",
+        callbacks=[timer, RunSummary(models / SUMMARY, timer, "best_val_tag_acc")],
+    )
+    trainer.fit(module, datamodule=data, ckpt_path=resume_from)
