@@ -40,6 +40,10 @@ TINY = {
         "model": {"width": 0.25, "middle_blocks": 1},
         "train": {"epochs": 1, "batch_size": 64},
     },
+    "cws": {
+        "model": {"embed_dim": 16, "hidden": 16},
+        "train": {"epochs": 1, "train_limit": 2000},
+    },
 }
 
 
@@ -94,11 +98,13 @@ def test_repro_status_params_metrics_and_experiments(repo):
     for stage in ("fashion-download", "fashion-preprocess", "fashion-train", "fashion-evaluate",
                   "gan-preprocess", "gan-train", "gan-evaluate",
                   "sentiment-download", "sentiment-preprocess", "sentiment-train", "sentiment-evaluate",
-                  "captcha-download", "captcha-preprocess", "captcha-train", "captcha-evaluate"):
+                  "captcha-download", "captcha-preprocess", "captcha-train", "captcha-evaluate",
+                  "cws-download", "cws-preprocess", "cws-train", "cws-evaluate"):
         assert f"Running stage '{stage}'" in out
     assert json.loads((root / "metrics/captcha.json").read_text())["test_images"] == 200
     assert json.loads((root / "metrics/sentiment.json").read_text())["test_reviews"] > 1000
     assert (root / "metrics/sentiment/eval/saliency.html").is_file()
+    assert json.loads((root / "metrics/cws.json").read_text())["pku_ours"]["gold_words"] == 104372
     gan = json.loads((root / "metrics/gan.json").read_text())
     assert gan["fid"] > 0 and gan["generated_images"] == 500
     metrics = json.loads((root / "metrics/fashion.json").read_text())
