@@ -13,10 +13,12 @@ import torch
 from kexue.errors import DataFormatError
 from kexue.tasks import cws
 from kexue.tasks.cws import data
+from kexue.tasks.cws.bigrams import count_pairs
 from kexue.tasks.cws.model import Segmenter
 from kexue.tasks.cws.params import CwsParams
 from kexue.tasks.cws.segment import main as segment_main
 from kexue.tasks.cws.tags import TAG_ID, words_to_tags
+from kexue.text.vocab import Vocab
 from tests.conftest import cpu_run
 
 PARAGRAPHS = 300
@@ -99,14 +101,19 @@ def _untrained(vocab: list[str]) -> Segmenter:
     return Segmenter(vocab, p.model.model_dump(), p.train.model_dump())
 
 
-@pytest.mark.parametrize("encoder", ["bilstm", "cnn"])
-def test_a_few_steps_lower_the_loss(encoder):
+@pytest.mark.parametrize(("encoder", "bigram_dim"), [("bilstm", 0), ("cnn", 0), ("bilstm", 8)])
+def test_a_few_steps_lower_the_loss(encoder, bigram_dim):
     vocab = ["<pad>", "<unk>", *"中国人民共和万岁"]
-    p = CwsParams.model_validate({"model": {"embed_dim": 16, "hidden": 16, "encoder": encoder, "dropout": 0.0}})
-    torch.manual_seed(0)
-    module = Segmenter(vocab, p.model.model_dump(), p.train.model_dump())
+    p = CwsParams.model_validate(
+        {"model": {"embed_dim": 16, "hidden": 16, "encoder": encoder, "dropout": 0.0, "bigram_dim": bigram_dim}}
+    )
     words = [["中国", "人民", "万岁"], ["共和国", "万岁"], ["人民", "共和国"]] * 4
-    ids = [module.vocab.encode(list("".join(w))) for w in words]
+    ids = [Vocab(vocab).encode(list("".join(w))) for w in words]
+    pairs = count_pairs(ids, len(vocab), min_count=1)
+    torch.manual_seed(0)
+    module = Segmenter(vocab, p.model.model_dump(), p.train.model_dump(), n_bigrams=len(pairs) if bigram_dim else 0)
+    if bigram_dim:
+        module.encoder.bigrams.set_keys(pairs)
     tags = [[TAG_ID[t] for t in words_to_tags(w)] for w in words]
     from kexue.tasks.cws.data import collate
 

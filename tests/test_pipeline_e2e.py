@@ -41,7 +41,7 @@ TINY = {
         "train": {"epochs": 1, "batch_size": 64},
     },
     "cws": {
-        "model": {"embed_dim": 16, "hidden": 16},
+        "model": {"embed_dim": 16, "bigram_dim": 8, "hidden": 16},
         "train": {"epochs": 1, "train_limit": 2000},
     },
 }

@@ -22,6 +22,7 @@ from kexue import files
 from kexue.errors import DataFormatError
 from kexue.fetch import Remote, fetch_all
 from kexue.params import RunParams
+from kexue.tasks.cws.bigrams import count_pairs
 from kexue.tasks.cws.params import CwsParams
 from kexue.tasks.cws.tags import TAG_ID, words_to_tags
 from kexue.text.batching import BucketBatchSampler, pad_batch
@@ -45,6 +46,7 @@ REMOTES = [Remote("cws", name, url, sha) for name, (url, sha) in FILES.items()]
 TEST_SETS = ("pku", "msr")  # pku: the same standard as the training text; msr: a cross-standard row
 SPLITS = ("train", "val")
 VOCAB = "vocab.json"
+BIGRAMS = "bigrams.npz"
 STATS = "stats.json"
 SENTENCE_END = frozenset("。！？；")
 
@@ -119,7 +121,8 @@ def overlap(test_lines: list[str], train_text: str, min_chars: int) -> list[str]
 
 def preprocess(p: CwsParams, run: RunParams, raw: Path, prepared: Path) -> None:
     """Stage 2: `raw` -> `prepared/{train,val}.npz` (character ids and BMES tags, flat with offsets),
-    `vocab.json` (normalised characters) and `stats.json` (counts, test-overlap check)."""
+    `vocab.json` (normalised characters), `bigrams.npz` (the character pairs kept, from train only)
+    and `stats.json` (counts, test-overlap check)."""
     d, raw, prepared = p.data, Path(raw), Path(prepared)
     for name in FILES:
         if not (raw / name).is_file():
@@ -161,10 +164,22 @@ def preprocess(p: CwsParams, run: RunParams, raw: Path, prepared: Path) -> None:
         )
         stats[f"{name}_sentences"] = len(part)
         stats[f"{name}_chars"] = int(lengths.sum())
+        if name == "train":
+            pairs = count_pairs(ids, len(vocab), d.bigram_min_count)
     vocab.save(prepared / VOCAB)
+    files.save_npz(prepared / BIGRAMS, keys=pairs)
     stats["vocab_size"] = len(vocab)
+    stats["bigrams"] = len(pairs)
     files.write_json(prepared / STATS, stats)
     log.info("cws data: %s", stats)
+
+
+def load_bigrams(prepared: Path) -> np.ndarray:
+    path = Path(prepared) / BIGRAMS
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; run the cws-preprocess stage first")
+    with np.load(path) as z:
+        return z["keys"]
 
 
 def load_split(prepared: Path, split: str) -> tuple[list[list[int]], list[list[int]]]:

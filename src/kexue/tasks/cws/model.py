@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from kexue.nn.crf import CRF
+from kexue.tasks.cws.bigrams import BigramEmbedding
 from kexue.tasks.cws.data import normalize
 from kexue.tasks.cws.params import ModelParams, TrainParams
 from kexue.tasks.cws.tags import TAGS, tags_to_words
@@ -24,18 +25,19 @@ WHITESPACE = re.compile(r"\s+")
 class Encoder(nn.Module):
     """(N, T) ids, (N,) lengths -> (N, T, len(TAGS)) emission scores."""
 
-    def __init__(self, vocab_size: int, mp: ModelParams) -> None:
+    def __init__(self, vocab_size: int, mp: ModelParams, n_bigrams: int = 0) -> None:
         super().__init__()
         self.kind = mp.encoder
         self.embed = nn.Embedding(vocab_size, mp.embed_dim, padding_idx=0)
+        self.bigrams = BigramEmbedding(vocab_size, n_bigrams, mp.bigram_dim) if mp.bigram_dim else None
+        cin = mp.embed_dim + 2 * mp.bigram_dim
         self.dropout = nn.Dropout(mp.dropout)
         if mp.encoder == "bilstm":
-            self.rnn = nn.LSTM(mp.embed_dim, mp.hidden, mp.layers, batch_first=True, bidirectional=True,
+            self.rnn = nn.LSTM(cin, mp.hidden, mp.layers, batch_first=True, bidirectional=True,
                                dropout=mp.dropout if mp.layers > 1 else 0.0)
             out = 2 * mp.hidden
         else:
             convs: list[nn.Module] = []
-            cin = mp.embed_dim
             for _ in range(mp.layers):
                 convs += [nn.Conv1d(cin, mp.hidden, mp.kernel, padding=mp.kernel // 2), nn.ReLU()]
                 cin = mp.hidden
@@ -44,7 +46,10 @@ class Encoder(nn.Module):
         self.out = nn.Linear(out, len(TAGS))
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        x = self.dropout(self.embed(ids))
+        x = self.embed(ids)
+        if self.bigrams is not None:
+            x = torch.cat([x, self.bigrams(ids)], dim=-1)
+        x = self.dropout(x)
         if self.kind == "bilstm":
             packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
             h, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=ids.shape[1])
@@ -55,13 +60,15 @@ class Encoder(nn.Module):
 
 
 class Segmenter(L.LightningModule):
-    def __init__(self, vocab: list[str], model: dict, train: dict) -> None:
+    def __init__(self, vocab: list[str], model: dict, train: dict, n_bigrams: int = 0) -> None:
+        """`n_bigrams`: how many character pairs the bigram table holds; their keys (a buffer, saved in
+        the checkpoint) are set with `self.encoder.bigrams.set_keys` before training."""
         super().__init__()
         self.save_hyperparameters()  # the vocabulary travels in the checkpoint: segmenting needs nothing else
         self.vocab = Vocab(vocab)
         self.mp = ModelParams.model_validate(model)
         self.tp = TrainParams.model_validate(train)
-        self.encoder = Encoder(len(self.vocab), self.mp)
+        self.encoder = Encoder(len(self.vocab), self.mp, n_bigrams)
         self.crf = CRF(len(TAGS))
 
     @staticmethod

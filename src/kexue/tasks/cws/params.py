@@ -14,10 +14,12 @@ class DataParams(Strict):
     max_len: int = Field(150, ge=8)  # sentences longer than this are cut (training only) at punctuation, else hard
     min_count: int = Field(1, ge=1)  # characters seen fewer times in training map to <unk>
     overlap_min_chars: int = Field(10, ge=1)  # test lines at least this long are searched for in the training text
+    bigram_min_count: int = Field(2, ge=1)  # character pairs seen fewer times in training share one "unknown" vector
 
 
 class ModelParams(Strict):
     embed_dim: int = Field(128, ge=1)
+    bigram_dim: int = Field(64, ge=0)  # embeddings of the pairs (previous, this) and (this, next) character; 0 = off
     encoder: Literal["bilstm", "cnn"] = "bilstm"
     hidden: int = Field(128, ge=1)  # LSTM units per direction, or CNN channels
     layers: int = Field(1, ge=1)

@@ -10,7 +10,7 @@ from lightning.pytorch.callbacks import Timer
 from kexue.fetch import sha256_of
 from kexue.params import RunParams
 from kexue.run_summary import SUMMARY, RunSummary
-from kexue.tasks.cws.data import SPLITS, VOCAB, SentencesDataModule
+from kexue.tasks.cws.data import BIGRAMS, SPLITS, VOCAB, SentencesDataModule, load_bigrams
 from kexue.tasks.cws.model import Segmenter
 from kexue.tasks.cws.params import CwsParams
 from kexue.text.vocab import Vocab
@@ -27,12 +27,15 @@ def train(p: CwsParams, run: RunParams, prepared: Path, models: Path, live: Path
         "trainer": run.trainer.model_dump(),
         "model": p.model.model_dump(),
         "train": tp.model_dump(),
-        "data": {f: sha256_of(prepared / f) for f in [*(f"{s}.npz" for s in SPLITS), VOCAB] if (prepared / f).exists()},
+        "data": {f: sha256_of(prepared / f) for f in [*(f"{s}.npz" for s in SPLITS), VOCAB, BIGRAMS] if (prepared / f).exists()},
     }
     resume_from = prepare_checkpoint_dir(models, config)
     L.seed_everything(run.seed, workers=True)
     vocab = Vocab.load(prepared / VOCAB)
-    module = Segmenter(vocab.itos, p.model.model_dump(), tp.model_dump())
+    pairs = load_bigrams(prepared) if p.model.bigram_dim else []
+    module = Segmenter(vocab.itos, p.model.model_dump(), tp.model_dump(), n_bigrams=len(pairs))
+    if module.encoder.bigrams is not None:
+        module.encoder.bigrams.set_keys(pairs)
     data = SentencesDataModule(prepared, tp.batch_size, p.evaluate.batch_size, run.seed, tp.train_limit)
     timer = Timer()
     trainer, _ = build_trainer(
