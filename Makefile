@@ -31,9 +31,11 @@ test: $(STAMP)  ## the test suite (what CI runs)
 test-fast: $(STAMP)  ## the tests without the end-to-end dvc runs
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -m "not slow"
 
-bench: $(STAMP)  ## Lightning vs plain PyTorch throughput, and a no-op `dvc repro`
+bench: $(STAMP)  ## Lightning vs plain PyTorch throughput, a no-op `dvc repro`, our CRF vs pytorch-crf
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python benchmarks/train_throughput.py
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python benchmarks/noop_repro.py
+	$(BIN)/pip install -q pytorch-crf==0.7.2  # a benchmark-only dependency
+	$(BIN)/python benchmarks/crf_vs_pytorch_crf.py
 
 clean-venv:
 	rm -rf $(VENV)
