@@ -44,6 +44,12 @@ TINY = {
         "model": {"embed_dim": 16, "bigram_dim": 8, "hidden": 16},
         "train": {"epochs": 1, "train_limit": 2000},
     },
+    "word2vec": {
+        "data": {"max_chars": 30000, "min_count": 2},
+        "model": {"dim": 16},
+        "train": {"epochs": 1, "batch_words": 500},
+        "evaluate": {"overlap_words": 50, "pca_words": 40},
+    },
 }
 
 
@@ -99,8 +105,12 @@ def test_repro_status_params_metrics_and_experiments(repo):
                   "gan-preprocess", "gan-train", "gan-evaluate",
                   "sentiment-download", "sentiment-preprocess", "sentiment-train", "sentiment-evaluate",
                   "captcha-download", "captcha-preprocess", "captcha-train", "captcha-evaluate",
-                  "cws-download", "cws-preprocess", "cws-train", "cws-evaluate"):
+                  "cws-download", "cws-preprocess", "cws-train", "cws-evaluate",
+                  "word2vec-download", "word2vec-preprocess", "word2vec-train", "word2vec-evaluate"):
         assert f"Running stage '{stage}'" in out
+    w2v = json.loads((root / "metrics/word2vec.json").read_text())
+    assert w2v["words_per_s"] > 0 and w2v["gensim_words_per_s"] > 0 and 0 <= w2v["neighbour_overlap"] <= 1
+    assert (root / "data/word2vec/vectors.txt").is_file() and (root / "metrics/word2vec/eval/pca.png").is_file()
     assert json.loads((root / "metrics/captcha.json").read_text())["test_images"] == 200
     assert json.loads((root / "metrics/sentiment.json").read_text())["test_reviews"] > 1000
     assert (root / "metrics/sentiment/eval/saliency.html").is_file()
