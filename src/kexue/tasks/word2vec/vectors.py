@@ -11,12 +11,12 @@ dependency; the vectors, and the neighbours command, stand without it.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from kexue import files
 from kexue.errors import DataFormatError, InputError
 
 
@@ -28,13 +28,9 @@ def save_text(path: Path, words: list[str], matrix: np.ndarray) -> None:
     bad = [w for w in words if not w or any(c.isspace() for c in w)]
     if bad:
         raise ValueError(f"words the text format cannot hold (empty or with spaces): {bad[:5]}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(f"{matrix.shape[0]} {matrix.shape[1]}\n")
-        for word, row in zip(words, matrix):
-            f.write(word + " " + " ".join(f"{x:.9g}" for x in row) + "\n")
-    os.replace(tmp, path)
+    lines = [f"{matrix.shape[0]} {matrix.shape[1]}"]
+    lines += [word + " " + " ".join(f"{x:.9g}" for x in row) for word, row in zip(words, matrix)]
+    files.write_text(path, "\n".join(lines) + "\n")
 
 
 @dataclass
