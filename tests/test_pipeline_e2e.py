@@ -50,6 +50,12 @@ TINY = {
         "train": {"epochs": 1, "batch_words": 500},
         "evaluate": {"overlap_words": 50, "pca_words": 40},
     },
+    "cloze": {
+        "data": {"generate": {"sources": ["fairy_tales"], "max_chars": 300000}},
+        "model": {"embed_dim": 16, "hidden": 16},
+        "train": {"epochs": 1, "train_limit": 300},
+        "evaluate": {"batch_size": 128},
+    },
 }
 
 
@@ -106,7 +112,8 @@ def test_repro_status_params_metrics_and_experiments(repo):
                   "sentiment-download", "sentiment-preprocess", "sentiment-train", "sentiment-evaluate",
                   "captcha-download", "captcha-preprocess", "captcha-train", "captcha-evaluate",
                   "cws-download", "cws-preprocess", "cws-train", "cws-evaluate",
-                  "word2vec-download", "word2vec-preprocess", "word2vec-train", "word2vec-evaluate"):
+                  "word2vec-download", "word2vec-preprocess", "word2vec-train", "word2vec-evaluate",
+                  "cloze-download", "cloze-preprocess", "cloze-train", "cloze-evaluate"):
         assert f"Running stage '{stage}'" in out
     w2v = json.loads((root / "metrics/word2vec.json").read_text())
     assert w2v["words_per_s"] > 0 and w2v["gensim_words_per_s"] > 0 and 0 <= w2v["neighbour_overlap"] <= 1
@@ -115,6 +122,9 @@ def test_repro_status_params_metrics_and_experiments(repo):
     assert json.loads((root / "metrics/sentiment.json").read_text())["test_reviews"] > 1000
     assert (root / "metrics/sentiment/eval/saliency.html").is_file()
     assert json.loads((root / "metrics/cws.json").read_text())["pku_ours"]["gold_words"] == 104372
+    cloze = json.loads((root / "metrics/cloze.json").read_text())
+    assert cloze["cloze_valid"]["questions"] == 2000 and cloze["user_valid"]["questions"] == 2000
+    assert 0 <= cloze["cloze_valid"]["accuracy"] <= 1 and (root / "metrics/cloze/eval/wrong_answers.csv").is_file()
     gan = json.loads((root / "metrics/gan.json").read_text())
     assert gan["fid"] > 0 and gan["generated_images"] == 500
     metrics = json.loads((root / "metrics/fashion.json").read_text())

@@ -1,0 +1,143 @@
+"""Stage 4: answer the official CMRC2017 cloze-valid and user-valid questions with the best
+checkpoint; accuracy, accuracy by how often the answer occurs in its document, a baseline that
+always picks the document's most frequent candidate word, and a table of wrong answers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from kexue import files, plots
+from kexue.inference import eval_device
+from kexue.params import RunParams
+from kexue.run_summary import SUMMARY
+from kexue.tasks.cloze.cmrc import BLANK, Question
+from kexue.tasks.cloze.data import EVAL_SETS, VOCAB, Questions, collate, encode, load_split, read_eval_set
+from kexue.tasks.cloze.model import ClozeReader
+from kexue.tasks.cloze.params import ClozeParams
+from kexue.tasks.word2vec.data import is_punctuation
+from kexue.text.batching import BucketBatchSampler
+from kexue.text.vocab import Vocab
+
+log = logging.getLogger(__name__)
+
+FREQUENCY_BUCKETS = ("1", "2", "3", "4", "5+")  # occurrences of the answer in the document (the blank not counted)
+
+
+def load_model(models: Path, device: torch.device) -> ClozeReader:
+    ckpt = Path(models) / "best.ckpt"
+    if not ckpt.is_file():
+        raise FileNotFoundError(f"{ckpt}: no checkpoint; run the cloze-train stage first")
+    return ClozeReader.load_from_checkpoint(ckpt, map_location="cpu").eval().to(device)
+
+
+def predict(module: ClozeReader, arrays: dict[str, np.ndarray], batch_size: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted candidate index, its probability) for every encoded question, in file order."""
+    data = Questions(arrays)
+    pred = np.full(len(data), -1, dtype=np.int64)
+    prob = np.zeros(len(data), dtype=np.float32)
+    for idx in BucketBatchSampler(data.doc_lengths(), batch_size, shuffle=False):
+        batch = collate([data[i] for i in idx])
+        k, p = module.predict_words({key: v.to(device) for key, v in batch.items()})
+        pred[idx], prob[idx] = k.cpu().numpy(), p.float().cpu().numpy()
+    return pred, prob
+
+
+def candidate_words(q: Question) -> list[str]:
+    """The document's distinct candidate words in first-seen order: candidate index -> word."""
+    return list(dict.fromkeys(w for w in q.words if w != BLANK and not is_punctuation(w)))
+
+
+def most_frequent_candidate(q: Question) -> str:
+    """The baseline: the document's most frequent candidate word (ties: the first seen)."""
+    counts = Counter(w for w in q.words if w != BLANK and not is_punctuation(w))
+    return max(counts, key=lambda w: counts[w]) if counts else ""
+
+
+def accuracy(predicted: list[str], answers: list[str]) -> float:
+    """The fraction of predictions equal to their answer (0 for no questions)."""
+    if len(predicted) != len(answers):
+        raise ValueError(f"{len(predicted)} predictions for {len(answers)} answers")
+    return sum(p == a for p, a in zip(predicted, answers)) / len(answers) if answers else 0.0
+
+
+def frequency_bucket(q: Question) -> str:
+    n = sum(w == q.answer for w in q.words)
+    return FREQUENCY_BUCKETS[min(max(n, 1), 5) - 1]
+
+
+def evaluate(p: ClozeParams, run: RunParams, raw: Path, prepared: Path, models: Path, live: Path, metrics: Path, plots_dir: Path) -> None:
+    """Stage 4: accuracy on cloze-valid and user-valid (and the generated validation questions) -> `metrics`;
+    accuracy by answer frequency, wrong answers with context and the training curves -> `plots_dir`."""
+    raw, prepared, models, metrics, plots_dir = Path(raw), Path(prepared), Path(models), Path(metrics), Path(plots_dir)
+    start = time.perf_counter()
+    device = eval_device(run)
+    module = load_model(models, device)
+    vocab = Vocab.load(prepared / VOCAB)
+    result: dict[str, object] = {}
+    freq_rows, wrong = [], []
+    for name in EVAL_SETS:
+        questions = read_eval_set(raw, name)
+        pred, prob = predict(module, encode(questions, vocab, p.data.question_words), p.evaluate.batch_size, device)
+        words = [candidate_words(q) for q in questions]
+        ours = [w[k] if 0 <= k < len(w) else "" for w, k in zip(words, pred)]
+        answers = [q.answer or "" for q in questions]
+        baseline = [most_frequent_candidate(q) for q in questions]
+        buckets = [frequency_bucket(q) for q in questions]
+        by_freq = {}
+        for b in FREQUENCY_BUCKETS:
+            sel = [i for i, x in enumerate(buckets) if x == b]
+            by_freq[b] = {"questions": len(sel), "accuracy": accuracy([ours[i] for i in sel], [answers[i] for i in sel]),
+                          "baseline_accuracy": accuracy([baseline[i] for i in sel], [answers[i] for i in sel])}
+            freq_rows.append({"set": f"{name}-valid", "answer_occurrences": b, **by_freq[b]})
+        result[f"{name}_valid"] = {
+            "questions": len(questions),
+            "accuracy": accuracy(ours, answers),
+            "most_frequent_word_accuracy": accuracy(baseline, answers),
+            "answer_not_in_document": sum(a not in w for a, w in zip(answers, words)),
+            "candidates_per_question": float(np.mean([len(w) for w in words])),
+            "by_answer_occurrences": by_freq,
+        }
+        shown = 0
+        for i, q in enumerate(questions):
+            if ours[i] != answers[i] and shown < p.evaluate.wrong_examples:
+                shown += 1
+                wrong.append({"set": f"{name}-valid", "qid": q.qid, "query": " ".join(q.query), "answer": answers[i],
+                              "predicted": ours[i], "p": round(float(prob[i]), 3), "answer_occurrences": buckets[i]})
+        log.info("%s-valid: accuracy %.4f (most frequent word %.4f)", name, result[f"{name}_valid"]["accuracy"],
+                 result[f"{name}_valid"]["most_frequent_word_accuracy"])
+    val = load_split(prepared, "val")
+    pred, _ = predict(module, val, p.evaluate.batch_size, device)
+    result["generated_val"] = {"questions": int(len(pred)), "accuracy": float((pred == val["answer"]).mean())}
+    summary = json.loads((models / SUMMARY).read_text()) if (models / SUMMARY).is_file() else {}
+    stats = json.loads((prepared / "stats.json").read_text()) if (prepared / "stats.json").is_file() else {}
+    result.update({
+        "train_questions": stats.get("train_questions"),
+        "params": sum(t.numel() for t in module.parameters()),
+        "epochs": summary.get("epochs"),
+        "best_val_acc": summary.get("best_val_acc"),
+        "train_wall_time_s": summary.get("train_wall_time_s"),
+        "train_device": summary.get("device"),
+        "eval_device": str(device),
+        "eval_wall_time_s": round(time.perf_counter() - start, 2),
+    })
+    files.write_json(metrics, result)
+    freq = pd.DataFrame(freq_rows)
+    files.write_csv(freq, plots_dir / "accuracy_by_occurrences.csv")
+    files.write_csv(pd.DataFrame(wrong, columns=["set", "qid", "query", "answer", "predicted", "p", "answer_occurrences"]),
+                    plots_dir / "wrong_answers.csv")
+    plots.bars_png(
+        [f"{s} ×{b}" for s in ("cloze", "user") for b in FREQUENCY_BUCKETS],
+        {"ours": [r["accuracy"] for r in freq_rows], "most frequent word": [r["baseline_accuracy"] for r in freq_rows]},
+        plots_dir / "accuracy_by_occurrences.png",
+        "accuracy by occurrences of the answer in its document", "accuracy",
+    )
+    plots.curves_png(Path(live), plots_dir / "curves.png", "cloze reader on generated questions")
+    log.info("cloze-valid %.4f, user-valid %.4f -> %s", result["cloze_valid"]["accuracy"], result["user_valid"]["accuracy"], metrics)

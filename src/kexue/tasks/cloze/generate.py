@@ -1,0 +1,88 @@
+"""Training questions made from raw text, the way the CMRC2017 training set was made.
+
+A document (a list of sentences of words) gives up to `questions_per_doc` questions, each from a
+different sentence: one word of the sentence is replaced by `XXXXX`, a word whose part of speech
+is in `answer_pos` and that occurs at least `min_other_occurrences` times in the rest of the
+document; the sentence with its blank is the query and stays in the document, as in the official
+files (all 2,000 cloze-valid documents hold their query's blank). A fraction `unblanked_fraction`
+of the questions keep the sentence whole in the document instead, answer included: that is the
+situation of the user questions (user-valid documents hold the sentence the question asks about),
+where the model must find the sentence the query matches. Choices are seeded per document, so the
+same seed and text give the same questions.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from kexue.tasks.cloze.cmrc import BLANK, Question
+from kexue.tasks.cloze.params import GenerateParams
+from kexue.tasks.word2vec.data import is_punctuation
+
+
+class PartOfSpeech:
+    """A word's part of speech: its tag in jieba's dictionary, else the tag jieba's HMM gives it
+    (unknown names often come out as nr); remembered per word."""
+
+    def __init__(self) -> None:
+        import jieba.posseg
+
+        self._posseg = jieba.posseg
+        self._tags: dict[str, str] = {}
+
+    def __call__(self, word: str) -> str:
+        tag = self._tags.get(word)
+        if tag is None:
+            tag = self._posseg.dt.word_tag_tab.get(word)
+            if tag is None:
+                pieces = self._posseg.lcut(word)
+                tag = pieces[0].flag if len(pieces) == 1 else "x"
+            self._tags[word] = tag
+        return tag
+
+
+def chunk_documents(sentences: Iterable[list[str]], max_tokens: int, min_sentences: int) -> Iterator[list[list[str]]]:
+    """Consecutive sentences grouped into documents of at most `max_tokens` words (a longer
+    sentence is skipped), each of at least `min_sentences` sentences."""
+    doc: list[list[str]] = []
+    size = 0
+    for s in sentences:
+        if not s or len(s) > max_tokens:
+            continue
+        if size + len(s) > max_tokens:
+            if len(doc) >= min_sentences:
+                yield doc
+            doc, size = [], 0
+        doc.append(s)
+        size += len(s)
+    if len(doc) >= min_sentences:
+        yield doc
+
+
+def make_questions(doc: list[list[str]], g: GenerateParams, pos: PartOfSpeech, rng: np.random.Generator) -> list[Question]:
+    """Up to `g.questions_per_doc` questions from one document (see the module's docstring)."""
+    in_doc = Counter(w for s in doc for w in s)
+    allowed = set(g.answer_pos)
+    choices: list[tuple[int, list[int]]] = []  # (sentence, positions that may be blanked)
+    for i, s in enumerate(doc):
+        in_sentence = Counter(s)
+        ok = [j for j, w in enumerate(s)
+              if w != BLANK and in_doc[w] - in_sentence[w] >= g.min_other_occurrences
+              and not is_punctuation(w) and pos(w) in allowed]
+        if ok:
+            choices.append((i, ok))
+    if not choices:
+        return []
+    picked = rng.choice(len(choices), size=min(g.questions_per_doc, len(choices)), replace=False)
+    out = []
+    for k in sorted(picked.tolist()):
+        i, ok = choices[k]
+        j = ok[int(rng.integers(len(ok)))]
+        query = tuple(doc[i][:j]) + (BLANK,) + tuple(doc[i][j + 1 :])
+        whole = rng.random() < g.unblanked_fraction
+        sentences = tuple(query if n == i and not whole else tuple(s) for n, s in enumerate(doc))
+        out.append(Question(qid="", doc=sentences, query=query, answer=doc[i][j]))
+    return out

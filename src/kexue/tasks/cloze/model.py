@@ -1,0 +1,106 @@
+"""The LightningModule: an attention-sum reader (Kadlec et al. 2016, "Text Understanding with the
+Attention Sum Reader Network"), the kind of model the blog post used for CMRC2017: pick a word of
+the document to fill the blank.
+
+Document and query each go through a bidirectional LSTM over shared word vectors (the document's
+vectors get one more input: does this word occur in the query). The query is read at its blank:
+the two LSTM states there say what the blank needs; where the document holds the blank too
+(cloze questions: the blanked sentence stays in the document), the document LSTM's states there
+join them, read in the context of the whole story (zeros where it does not, as in user questions). Every document position gets a score (its
+LSTM states against the blank's, through a bilinear form); a softmax over the positions that may
+be answers (not padding, punctuation or the blank) and the probabilities of the positions of the
+same word summed give P(word). Training maximises P(right word).
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kexue.nn.birnn import BiLSTM
+from kexue.tasks.cloze.params import ModelParams, TrainParams
+
+NEG = -1e4  # a score no real position reaches: masked positions get ~0 probability, even in bf16
+
+
+class AttentionSumReader(nn.Module):
+    def __init__(self, vocab_size: int, mp: ModelParams) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, mp.embed_dim, padding_idx=0)
+        self.dropout = nn.Dropout(mp.dropout)
+        self.doc_rnn = BiLSTM(mp.embed_dim + 1, mp.hidden)
+        self.query_rnn = BiLSTM(mp.embed_dim, mp.hidden)
+        self.bilinear = nn.Linear(4 * mp.hidden, 2 * mp.hidden, bias=False)
+
+    def forward(self, b: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(N, T) scores of the document positions; positions that cannot be answers get NEG."""
+        doc = self.dropout(self.embed(b["doc"]))
+        doc = torch.cat([doc, b["inq"].unsqueeze(-1).to(doc.dtype)], dim=-1)
+        d = self.doc_rnn(doc, b["doc_len"])  # (N, T, 2H)
+        q = self.query_rnn(self.dropout(self.embed(b["query"])), b["q_len"])  # (N, Tq, 2H)
+        rows = torch.arange(len(q), device=q.device)
+        at_blank = q[rows, b["blank"]]  # (N, 2H)
+        in_doc = d[rows, b["doc_blank"].clamp(min=0)] * (b["doc_blank"] >= 0).unsqueeze(1)  # (N, 2H)
+        need = self.bilinear(torch.cat([at_blank, in_doc], dim=1))
+        scores = torch.einsum("nth,nh->nt", self.dropout(d), need)
+        return scores.masked_fill(b["cand"] < 0, NEG)
+
+
+def answer_log_likelihood(scores: torch.Tensor, cand: torch.Tensor, answer: torch.Tensor) -> torch.Tensor:
+    """(N,) log P(answer word): log of the summed softmax mass of the answer's positions. An answer
+    that is not in the document (-1) has likelihood 0 (log: NEG-sized)."""
+    at_answer = scores.masked_fill(cand != answer.unsqueeze(1), NEG)
+    return torch.logsumexp(at_answer, dim=1) - torch.logsumexp(scores, dim=1)
+
+
+def word_probabilities(scores: torch.Tensor, cand: torch.Tensor, n_words: int | None = None) -> torch.Tensor:
+    """(N, W) P(word) per distinct document word: the position probabilities summed per word."""
+    probs = torch.softmax(scores.float(), dim=1) * (cand >= 0)
+    n_words = int(cand.max()) + 1 if n_words is None else n_words
+    out = torch.zeros(len(scores), max(n_words, 1), dtype=probs.dtype, device=probs.device)
+    return out.scatter_add_(1, cand.clamp(min=0), probs)
+
+
+class ClozeReader(L.LightningModule):
+    def __init__(self, vocab_size: int, model: dict, train: dict) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.mp = ModelParams.model_validate(model)
+        self.tp = TrainParams.model_validate(train)
+        self.net = AttentionSumReader(vocab_size, self.mp)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.net(batch)
+
+    def _step(self, batch, split: str) -> torch.Tensor:
+        scores = self(batch)
+        loss = -answer_log_likelihood(scores, batch["cand"], batch["answer"]).mean()
+        pred = word_probabilities(scores, batch["cand"]).argmax(1)
+        acc = (pred == batch["answer"]).float().mean()
+        n = len(pred)
+        self.log(f"{split}/loss", loss, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
+        self.log(f"{split}/acc", acc, on_step=False, on_epoch=True, batch_size=n, prog_bar=split == "val", sync_dist=True)
+        return loss
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val")
+
+    def configure_optimizers(self):
+        opt = torch.optim.AdamW(self.parameters(), lr=self.tp.lr, weight_decay=self.tp.weight_decay)
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=self.tp.lr, total_steps=max(2, int(self.trainer.estimated_stepping_batches)), pct_start=0.1
+        )
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    @torch.inference_mode()
+    def predict_words(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(predicted candidate index, its probability) per question (eval mode)."""
+        self.eval()
+        probs = word_probabilities(self(batch), batch["cand"])
+        best = probs.max(1)
+        return best.indices, best.values

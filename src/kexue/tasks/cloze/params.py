@@ -1,0 +1,65 @@
+"""Parameters of the cloze task (section `cloze:` of params.yaml)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from kexue.params import Strict
+
+
+class GenerateParams(Strict):
+    """How training questions are made from raw text, the way the official training set was made:
+    a sentence of a document gets one of its words blanked (`XXXXX`), a word that also occurs
+    elsewhere in the document; the blanked sentence stays in place, as in the official files."""
+
+    sources: list[Literal["fairy_tales", "news", "novels"]] = ["fairy_tales", "news", "novels"]
+    max_chars: int = Field(0, ge=0)  # per source text: read only its first N characters (0 = all)
+    doc_max_tokens: int = Field(480, ge=20)  # news and novels are cut into documents of at most this many words
+    doc_min_sentences: int = Field(4, ge=2)  # shorter documents are not used
+    questions_per_doc: int = Field(10, ge=1)  # at most this many questions (different sentences) per document
+    # answers: words whose part of speech (jieba's dictionary tag) is one of these; the official answers
+    # are mostly nouns (n, nr, ns, nz)
+    answer_pos: list[str] = ["n", "nr", "ns", "nz", "nrt", "nt"]
+    # questions whose document keeps the sentence whole (answer in place), like the user questions' documents
+    unblanked_fraction: float = Field(0.25, ge=0, le=1)
+    min_other_occurrences: int = Field(1, ge=1)  # the answer occurs at least this often outside its sentence
+    val_fraction: float = Field(0.03, gt=0, lt=0.5)  # of the documents: their questions are the validation split
+    overlap_min_chars: int = Field(10, ge=1)  # training sentences this long are searched for in the evaluation docs
+
+
+class DataParams(Strict):
+    generate: GenerateParams = GenerateParams()
+    min_count: int = Field(2, ge=1)  # words seen fewer times in the training documents read as <unk>
+    max_vocab: int = Field(0, ge=0)  # 0 = no cap
+    # user questions have no blank: the first of these question words in the query becomes the blank
+    question_words: list[str] = ["什么", "谁", "哪儿", "哪里", "哪", "多少", "几", "怎样", "怎么", "为什么"]
+
+
+class ModelParams(Strict):
+    embed_dim: int = Field(128, ge=1)
+    hidden: int = Field(128, ge=1)  # GRU units per direction, for the document and the query
+    dropout: float = Field(0.2, ge=0, lt=1)
+    # initial word vectors: random, or the word2vec task's vectors (data/word2vec/vectors.txt) where a word has one
+    pretrained: Literal["none", "word2vec"] = "none"
+
+
+class TrainParams(Strict):
+    epochs: int = Field(4, ge=1)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(2e-3, gt=0)  # peak of a one-cycle schedule
+    weight_decay: float = Field(0.0, ge=0)
+    train_limit: int = Field(0, ge=0)  # use only the first N training questions (0 = all)
+
+
+class EvaluateParams(Strict):
+    batch_size: int = Field(64, ge=1)
+    wrong_examples: int = Field(20, ge=1)  # wrong answers listed with their context
+
+
+class ClozeParams(Strict):
+    data: DataParams = DataParams()
+    model: ModelParams = ModelParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
