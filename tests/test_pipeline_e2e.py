@@ -52,7 +52,7 @@ TINY = {
     },
     "cloze": {
         "data": {"generate": {"sources": ["fairy_tales"], "max_chars": 300000}},
-        "model": {"embed_dim": 16, "hidden": 16},
+        "model": {"embed_dim": 16, "hidden": 16},  # 16 = the tiny word2vec vectors' size: starts from them
         "train": {"epochs": 1, "train_limit": 300},
         "evaluate": {"batch_size": 128},
     },
