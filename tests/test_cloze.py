@@ -17,7 +17,7 @@ from kexue.nn.birnn import BiLSTM, reverse_padded
 from kexue.params import RunParams
 from kexue.tasks.cloze.cmrc import BLANK, Question, read_cft_documents, read_questions, write_questions
 from kexue.tasks.cloze.data import collate, encode, preprocess, Questions
-from kexue.tasks.cloze.evaluate import accuracy, candidate_words, most_frequent_candidate
+from kexue.tasks.cloze.evaluate import accuracy, candidate_words, frequency_bucket, most_frequent_candidate
 from kexue.tasks.cloze.generate import PartOfSpeech, chunk_documents, make_questions
 from kexue.tasks.cloze.model import ClozeReader, NEG, answer_log_likelihood, word_probabilities
 from kexue.tasks.cloze.params import ClozeParams, GenerateParams, ModelParams, TrainParams
@@ -69,6 +69,9 @@ def test_official_format_round_trips_and_renumbers(tmp_path):
     again = read_questions(tmp_path / "c.doc_query", tmp_path / "c.answer")
     assert [q.qid for q in again] == [f"<qid_{k}>" for k in range(4)]
     assert [(q.doc, q.query, q.answer) for q in again] == [(q.doc, q.query, q.answer) for q in both]
+    with pytest.raises(ValueError, match="question 1"):
+        write_questions([both[0], Question("<qid_9>", both[1].doc, both[1].query)], tmp_path / "d.doc_query", tmp_path / "d.answer")
+    assert not (tmp_path / "d.doc_query").exists()
 
 
 @pytest.mark.parametrize("bad, where", [
@@ -200,6 +203,7 @@ def test_accuracy_and_baseline_on_hand_made_predictions():
         accuracy(["a"], [])
     q = _questions()[1]
     assert most_frequent_candidate(q) == "小"  # 小 occurs 4 times in the first three sentences
+    assert [frequency_bucket(q) for q in _questions()] == ["1", "2", "0"]  # 大 occurs in sentences 2 and 3; 熊猫 nowhere
 
 
 def test_bilstm_is_exact_without_packing():

@@ -94,12 +94,16 @@ def read_questions(doc_query: Path, answers: Path | None = None) -> list[Questio
 
 
 def write_questions(questions: list[Question], doc_query: Path, answers: Path | None = None) -> None:
-    """The questions in the official format, numbered <qid_0>, <qid_1>, ... in this file."""
+    """The questions in the official format, numbered <qid_0>, <qid_1>, ... in this file (and their
+    answers, when an answer file is given: then every question needs one)."""
+    if answers is not None and any(not q.answer for q in questions):
+        missing = next(k for k, q in enumerate(questions) if not q.answer)
+        raise ValueError(f"{answers}: question {missing} ({questions[missing].qid or 'unnumbered'}) has no answer to write")
     lines, keys = [], []
     for k, q in enumerate(questions):
         lines += [f"{i}{SEP}{' '.join(s)}" for i, s in enumerate(q.doc, 1)]
         lines += [f"<qid_{k}>{SEP}{' '.join(q.query)}", ""]
-        keys.append(f"<qid_{k}>{SEP}{q.answer or ''}")
+        keys.append(f"<qid_{k}>{SEP}{q.answer}")
     files.write_text(Path(doc_query), "\n".join(lines) + "\n" if lines else "")
     if answers is not None:
         files.write_text(Path(answers), "\n".join(keys) + "\n" if keys else "")

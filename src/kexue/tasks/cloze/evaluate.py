@@ -69,8 +69,10 @@ def accuracy(predicted: list[str], answers: list[str]) -> float:
 
 
 def frequency_bucket(q: Question) -> str:
+    """How often the answer occurs in the document: "1" ... "5+", or "0" (counted apart, as
+    answer_not_in_document, and in no bucket)."""
     n = sum(w == q.answer for w in q.words)
-    return FREQUENCY_BUCKETS[min(max(n, 1), 5) - 1]
+    return FREQUENCY_BUCKETS[min(n, 5) - 1] if n else "0"
 
 
 def evaluate(p: ClozeParams, run: RunParams, raw: Path, prepared: Path, models: Path, live: Path, metrics: Path, plots_dir: Path) -> None:
