@@ -16,8 +16,8 @@ from kexue.errors import DataFormatError
 from kexue.nn.birnn import BiLSTM, reverse_padded
 from kexue.params import RunParams
 from kexue.tasks.cloze.cmrc import BLANK, Question, read_cft_documents, read_questions, write_questions
-from kexue.tasks.cloze.data import collate, encode, preprocess, Questions
-from kexue.tasks.cloze.evaluate import accuracy, candidate_words, frequency_bucket, most_frequent_candidate
+from kexue.tasks.cloze.data import candidate_words, collate, encode, preprocess, Questions
+from kexue.tasks.cloze.evaluate import accuracy, frequency_bucket, most_frequent_candidate
 from kexue.tasks.cloze.generate import PartOfSpeech, chunk_documents, make_questions
 from kexue.tasks.cloze.model import ClozeReader, NEG, answer_log_likelihood, word_probabilities
 from kexue.tasks.cloze.params import ClozeParams, GenerateParams, ModelParams, TrainParams

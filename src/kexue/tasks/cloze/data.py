@@ -178,6 +178,16 @@ def blank_position(query: list[str], question_words: list[str]) -> int:
     return len(query) - 1
 
 
+def is_candidate(word: str) -> bool:
+    """Whether a document word may be an answer: not punctuation, not the blank."""
+    return word != BLANK and not is_punctuation(word)
+
+
+def candidate_words(q: Question) -> list[str]:
+    """The document's distinct candidate words in first-seen order: candidate index -> word."""
+    return list(dict.fromkeys(w for w in q.words if is_candidate(w)))
+
+
 def encode(questions: list[Question], vocab: Vocab, question_words: list[str]) -> dict[str, np.ndarray]:
     """Questions as flat arrays: document and query word ids with their offsets, the blank's position
     in the query, per document position its candidate (an index into the document's distinct words,
@@ -192,10 +202,9 @@ def encode(questions: list[Question], vocab: Vocab, question_words: list[str]) -
         blank.append(blank_position(qw, question_words))
         in_query = set(qw) - {BLANK}
         doc_blank.append(words.index(BLANK) if BLANK in words else -1)
-        groups: dict[str, int] = {}
-        for w in words:
-            cand.append(-1 if w == BLANK or is_punctuation(w) else groups.setdefault(w, len(groups)))
-            inq.append(w in in_query)
+        groups = {w: k for k, w in enumerate(candidate_words(q))}
+        cand += [groups.get(w, -1) for w in words]
+        inq += [w in in_query for w in words]
         doc += vocab.encode(words)
         query += vocab.encode(qw)
         doc_off.append(len(doc))

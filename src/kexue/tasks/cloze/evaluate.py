@@ -18,11 +18,11 @@ from kexue import files, plots
 from kexue.inference import eval_device
 from kexue.params import RunParams
 from kexue.run_summary import SUMMARY
-from kexue.tasks.cloze.cmrc import BLANK, Question
-from kexue.tasks.cloze.data import EVAL_SETS, VOCAB, Questions, collate, encode, load_split, read_eval_set
+from kexue.tasks.cloze.cmrc import Question
+from kexue.tasks.cloze.data import (EVAL_SETS, VOCAB, Questions, candidate_words, collate, encode, is_candidate,
+                                    load_split, read_eval_set)
 from kexue.tasks.cloze.model import ClozeReader
 from kexue.tasks.cloze.params import ClozeParams
-from kexue.tasks.word2vec.data import is_punctuation
 from kexue.text.batching import BucketBatchSampler
 from kexue.text.vocab import Vocab
 
@@ -50,14 +50,9 @@ def predict(module: ClozeReader, arrays: dict[str, np.ndarray], batch_size: int,
     return pred, prob
 
 
-def candidate_words(q: Question) -> list[str]:
-    """The document's distinct candidate words in first-seen order: candidate index -> word."""
-    return list(dict.fromkeys(w for w in q.words if w != BLANK and not is_punctuation(w)))
-
-
 def most_frequent_candidate(q: Question) -> str:
     """The baseline: the document's most frequent candidate word (ties: the first seen)."""
-    counts = Counter(w for w in q.words if w != BLANK and not is_punctuation(w))
+    counts = Counter(w for w in q.words if is_candidate(w))
     return max(counts, key=lambda w: counts[w]) if counts else ""
 
 

@@ -11,13 +11,13 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Timer
 
-from kexue.errors import DataFormatError
 from kexue.fetch import sha256_of
 from kexue.params import ParamsError, RunParams
 from kexue.run_summary import SUMMARY, RunSummary
 from kexue.tasks.cloze.data import SPLITS, VOCAB, QuestionsDataModule
 from kexue.tasks.cloze.model import ClozeReader
 from kexue.tasks.cloze.params import ClozeParams
+from kexue.tasks.word2vec.vectors import load_text
 from kexue.text.vocab import Vocab
 from kexue.training import build_trainer, prepare_checkpoint_dir
 
@@ -25,28 +25,21 @@ log = logging.getLogger(__name__)
 
 
 def read_vectors(path: Path, vocab: Vocab, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of a word2vec text file (`count dim` header, then `word v1 ... vdim`) for the words of
-    `vocab`: a (len(vocab), dim) float32 array and a mask of the words found."""
-    path = Path(path)
-    if not path.is_file():
+    """The word2vec task's vectors (its text format) for the words of `vocab`: a (len(vocab), dim)
+    float32 array and a mask of the words found."""
+    if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: missing; run the word2vec-train stage first (or set cloze.model.pretrained: none)")
-    with open(path, encoding="utf-8") as f:
-        header = f.readline().split()
-        if len(header) != 2 or not all(h.isdigit() for h in header):
-            raise DataFormatError(f"{path}:1: expected a word2vec text header 'count dim', got {' '.join(header)[:40]!r}")
-        if int(header[1]) != dim:
-            raise ParamsError(f"cloze.model.embed_dim is {dim} but the vectors in {path} have {header[1]} numbers; "
-                              f"set cloze.model.embed_dim: {header[1]} to start from them")
-        out = np.zeros((len(vocab), dim), dtype=np.float32)
-        found = np.zeros(len(vocab), dtype=bool)
-        for n, line in enumerate(f, 2):
-            word, *values = line.rstrip("\n").split(" ")
-            i = vocab.stoi.get(word)
-            if i is None:
-                continue
-            if len(values) != dim:
-                raise DataFormatError(f"{path}:{n}: {len(values)} numbers for {word!r}, expected {dim}")
-            out[i], found[i] = np.asarray(values, dtype=np.float32), True
+    vectors = load_text(path)
+    if vectors.matrix.shape[1] != dim:
+        have = vectors.matrix.shape[1]
+        raise ParamsError(f"cloze.model.embed_dim is {dim} but the vectors in {path} have {have} numbers; "
+                          f"set cloze.model.embed_dim: {have} to start from them")
+    out = np.zeros((len(vocab), dim), dtype=np.float32)
+    found = np.zeros(len(vocab), dtype=bool)
+    for word, row in zip(vectors.words, vectors.matrix):
+        i = vocab.stoi.get(word)
+        if i is not None:
+            out[i], found[i] = row, True
     return out, found
 
 
