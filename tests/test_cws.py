@@ -163,6 +163,21 @@ def test_train_evaluate_and_segment_command(raw, tmp_path, monkeypatch, capsys):
     assert "".join(out[0].split()) == "共同创造美好的新世纪"
 
 
+def test_ema_checkpoint_holds_the_average_and_intact_pair_keys(raw, tmp_path):
+    prepared, models = tmp_path / "prepared", tmp_path / "models"
+    p = tiny_params(ema=0.9)
+    cws.preprocess(p, cpu_run(), raw, prepared)
+    cws.train(p, cpu_run(), prepared, models, tmp_path / "live")
+    ckpt = torch.load(models / "last.ckpt", map_location="cpu", weights_only=False)
+    average, current = ckpt["state_dict"], ckpt["current_model_state"]
+    assert not torch.equal(average["encoder.out.weight"], current["encoder.out.weight"])
+    keys = torch.as_tensor(data.load_bigrams(prepared))
+    assert torch.equal(average["encoder.bigrams.keys"], keys) and torch.equal(current["encoder.bigrams.keys"], keys)
+    # evaluation loads the average
+    module = Segmenter.load_from_checkpoint(models / "last.ckpt", map_location="cpu")
+    assert torch.equal(module.encoder.out.weight, average["encoder.out.weight"])
+
+
 def test_segment_without_a_model_names_the_stage(tmp_path, capsys):
     assert segment_main(["--models", str(tmp_path)]) == 1
     assert "cws-train" in capsys.readouterr().err

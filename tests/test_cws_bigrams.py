@@ -40,3 +40,19 @@ def test_keys_must_fit_and_be_sorted():
         emb.set_keys(np.array([1, 2, 3]))
     with pytest.raises(ValueError, match="sorted"):
         emb.set_keys(np.array([13, 2]))
+
+
+def test_pair_dropout_reads_pairs_as_unknown_in_training_only():
+    torch.manual_seed(0)
+    ids = torch.randint(1, V, (8, 200))
+    keys = count_pairs(ids.tolist(), V, min_count=1)
+    emb = BigramEmbedding(V, len(keys), dim=1, dropout=0.3)
+    emb.set_keys(keys)
+    with torch.no_grad():
+        emb.embed.weight.copy_(torch.arange(len(keys) + 1, dtype=torch.float)[:, None])  # row r holds r
+    known = emb.rows(ids)[0] > 0
+    emb.train()
+    unknown = (emb(ids)[..., 0] == 0) & known
+    assert 0.25 < unknown.sum() / known.sum() < 0.35
+    emb.eval()
+    assert torch.equal(emb(ids)[..., 0].long(), emb.rows(ids)[0])

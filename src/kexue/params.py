@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from kexue.errors import InputError
 
@@ -24,6 +24,15 @@ SHARED_KEYS = ("seed", "profile", "trainer")
 
 class ParamsError(InputError, ValueError):
     """A params file or key is missing, unknown, ill-typed or out of range."""
+
+
+def _off_is_none(v: Any) -> Any:
+    # YAML reads a bare `off` as false; `dvc exp run -S x.ema=off` gives the same.
+    return None if v in (False, "off", "none") else v
+
+
+# An EMA decay in (0, 1), or `off` (null) for no averaging.
+Decay = Annotated[Annotated[float, Field(gt=0, lt=1)] | None, BeforeValidator(_off_is_none)]
 
 
 class Strict(BaseModel):

@@ -34,9 +34,12 @@ class BigramEmbedding(nn.Module):
     """(N, T) character ids, padded with 0 -> (N, T, 2 * dim): embeddings of (previous, this) and
     (this, next). `keys` (a buffer, saved in the checkpoint) is filled by `set_keys` before training."""
 
-    def __init__(self, vocab_size: int, n_pairs: int, dim: int) -> None:
+    def __init__(self, vocab_size: int, n_pairs: int, dim: int, dropout: float = 0.0) -> None:
+        """`dropout`: in training, each pair is read as the unknown pair with this probability, so the
+        model also learns to segment from the characters alone, as it must for pairs it never saw."""
         super().__init__()
         self.vocab_size = vocab_size
+        self.dropout = dropout
         self.register_buffer("keys", torch.zeros(n_pairs, dtype=torch.long))
         self.embed = nn.Embedding(n_pairs + 1, dim)
 
@@ -61,4 +64,7 @@ class BigramEmbedding(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         left, right = self.rows(ids)
+        if self.training and self.dropout > 0:
+            left = left.masked_fill(torch.rand(left.shape, device=left.device) < self.dropout, 0)
+            right = right.masked_fill(torch.rand(right.shape, device=right.device) < self.dropout, 0)
         return torch.cat([self.embed(left), self.embed(right)], dim=-1)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from kexue.params import Strict
+from kexue.params import Decay, Strict
 
 
 class DataParams(Strict):
@@ -20,6 +20,7 @@ class DataParams(Strict):
 class ModelParams(Strict):
     embed_dim: int = Field(128, ge=1)
     bigram_dim: int = Field(64, ge=0)  # embeddings of the pairs (previous, this) and (this, next) character; 0 = off
+    bigram_dropout: float = Field(0.0, ge=0, lt=1)  # training only: a pair is read as "unknown pair" with this probability
     encoder: Literal["bilstm", "cnn"] = "bilstm"
     hidden: int = Field(128, ge=1)  # LSTM units per direction, or CNN channels
     layers: int = Field(1, ge=1)
@@ -32,6 +33,7 @@ class TrainParams(Strict):
     batch_size: int = Field(64, ge=1)
     lr: float = Field(2e-3, gt=0)  # peak of a one-cycle schedule
     weight_decay: float = Field(0.0, ge=0)
+    ema: Decay = None  # EMA decay of the weights (Lightning's EMAWeightAveraging), validated and saved; off = none
     train_limit: int = Field(0, ge=0)  # use only the first N training sentences (0 = all)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.callbacks import Timer
+from lightning.pytorch.callbacks import Callback, EMAWeightAveraging, Timer
 
 from kexue.fetch import sha256_of
 from kexue.params import RunParams
@@ -38,6 +38,11 @@ def train(p: CwsParams, run: RunParams, prepared: Path, models: Path, live: Path
         module.encoder.bigrams.set_keys(pairs)
     data = SentencesDataModule(prepared, tp.batch_size, p.evaluate.batch_size, run.seed, tp.train_limit)
     timer = Timer()
+    callbacks: list[Callback] = [timer, RunSummary(models / SUMMARY, timer, "best_val_tag_acc")]
+    if tp.ema:
+        # Lightning's own EMA: validation and checkpoints use the averaged weights. Buffers are not
+        # averaged: the only one is the bigram key table (int64), which averaging would corrupt.
+        callbacks.append(EMAWeightAveraging(decay=tp.ema, use_buffers=False))
     trainer, _ = build_trainer(
         run.trainer,
         max_epochs=tp.epochs,
@@ -45,6 +50,6 @@ def train(p: CwsParams, run: RunParams, prepared: Path, models: Path, live: Path
         live_dir=live,
         resume=resume_from is not None,
         monitor="val/tag_acc",
-        callbacks=[timer, RunSummary(models / SUMMARY, timer, "best_val_tag_acc")],
+        callbacks=callbacks,
     )
     trainer.fit(module, datamodule=data, ckpt_path=resume_from)

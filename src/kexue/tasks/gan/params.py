@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from kexue.params import Strict
+from kexue.params import Decay, Strict
 
 
 class DataParams(Strict):
@@ -32,15 +32,9 @@ class TrainParams(Strict):
     lr_d: float = Field(2e-4, gt=0)
     beta1: float = Field(0.5, ge=0, lt=1)  # Adam betas
     beta2: float = Field(0.9, ge=0, lt=1)
-    ema: float | None = Field(0.999, gt=0, lt=1)  # EMA decay of the generator weights; off (or null) = none
+    ema: Decay = 0.999  # EMA decay of the generator weights; off (or null) = none
     snapshots: int = Field(8, ge=1)  # generator snapshots kept for the FID-over-training curve
     train_limit: int = Field(0, ge=0)  # use only the first N training images (0 = all)
-
-    @field_validator("ema", mode="before")
-    @classmethod
-    def _off(cls, v: Any) -> Any:
-        # YAML reads a bare `off` as false; `dvc exp run -S gan.train.ema=off` gives the same.
-        return None if v in (False, "off", "none") else v
 
 
 class EvaluateParams(Strict):
