@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from kexue.params import load
+from kexue.params import RunParams, load
 from kexue.tasks import TASKS
 from kexue.tasks.word2vec import quality
 from kexue.tasks.word2vec.data import Corpus
@@ -60,8 +60,7 @@ def quality_of(vectors: Path, work: Path, topn: int) -> dict[str, float]:
     return {"analogy_acc": analogy, "alias_hit": alias}
 
 
-def run_one(which: str, seed: int, p: Word2VecParams, overrides: list[str]) -> dict:
-    run, _ = load(Path("params.yaml"), "word2vec", Word2VecParams, TASKS)
+def run_one(which: str, seed: int, run: RunParams, p: Word2VecParams, overrides: list[str]) -> dict:
     run = run.model_copy(update={"seed": seed})
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -106,11 +105,11 @@ def main() -> None:
         return
     if not args.which:
         ap.error("--which ours|gensim (or --summary)")
-    _, p = load(Path("params.yaml"), "word2vec", Word2VecParams, TASKS)
+    run, p = load(Path("params.yaml"), "word2vec", Word2VecParams, TASKS)
     p = with_overrides(p, args.overrides)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
-        row = run_one(args.which, seed, p, args.overrides)
+        row = run_one(args.which, seed, run, p, args.overrides)
         print(json.dumps(row), flush=True)
         with args.out.open("a") as f:
             f.write(json.dumps(row) + "\n")
