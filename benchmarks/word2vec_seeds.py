@@ -75,7 +75,9 @@ def run_one(which: str, seed: int, run: RunParams, p: Word2VecParams, overrides:
             save_text(vectors, ref.words, ref.matrix)
         seconds = time.perf_counter() - start
         return {"which": which, "seed": seed, "set": sorted(overrides) if which == "ours" else [],
-                **quality_of(vectors, work, p.evaluate.topn), "seconds": round(seconds, 1)}
+                **quality_of(vectors, work, p.evaluate.topn), "seconds": round(seconds, 1),
+                # the values in force, so a row stays readable after params.yaml changes
+                "model": p.model.model_dump(), "train": p.train.model_dump(exclude={"gensim"})}
 
 
 def summary(path: Path) -> None:
