@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from kexue import tasks
-from kexue.errors import DataFormatError
+from kexue import plots, tasks
+from kexue.errors import DataFormatError, InputError
 from kexue.params import ParamsError, load
 from kexue.tasks import word2vec
 from kexue.tasks.word2vec import data, quality
@@ -163,6 +163,16 @@ def test_stages_resume_and_compare_with_gensim(raw, tmp_path, monkeypatch):
     assert set(m["per_category"]) == {c.name for c in quality.read_pairs()}
     for f in ("pca.png", "analogy.png", "analogy.csv", "neighbour_overlap.csv", "analogy_questions.txt"):
         assert (a / "eval" / f).is_file(), f
+
+    # Without a font that draws Chinese (the PCA picture needs one): a clear error before any output.
+    def no_font() -> str:
+        raise InputError("no font with Chinese glyphs found")
+
+    monkeypatch.setattr(plots, "cjk_font", no_font)
+    with pytest.raises(InputError, match="Chinese"):
+        word2vec.evaluate(p, prepared, a / "vectors.txt", a / "gensim", a / "models", a / "nofont.json", a / "nofont")
+    assert not (a / "nofont.json").exists() and not (a / "nofont").exists()
+    monkeypatch.undo()
 
     # Killed after epoch 1, rerun: resumes and ends with the very same vectors.
     p = tiny(epochs=2, gensim=False)

@@ -52,6 +52,7 @@ def neighbour_overlap(a, b, words: list[str], topn: int) -> pd.DataFrame:
 def evaluate(p: Word2VecParams, prepared: Path, vectors: Path, reference: Path, models: Path, metrics: Path, plots_dir: Path) -> None:
     """Stage 4: ours (`vectors`, `models`/summary.json) against gensim (`reference`) -> `metrics` and `plots_dir`."""
     start = time.perf_counter()
+    plots.cjk_font()  # no font for the PCA picture: say so now, before any output is written
     e, plots_dir = p.evaluate, Path(plots_dir)
     corpus = Corpus(prepared)
     words = corpus.words()  # most frequent first
