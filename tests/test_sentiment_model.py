@@ -118,3 +118,19 @@ def test_predict_without_a_model_names_the_stage(capsys, tmp_path):
     repo_params = Path(__file__).resolve().parents[1] / "params.yaml"
     assert predict_main(["很好", "--models", str(tmp_path), "--prepared", str(tmp_path), "--params", str(repo_params)]) == 1
     assert "best.ckpt" in capsys.readouterr().err
+
+
+def test_evaluate_without_a_chinese_font_stops_before_writing(monkeypatch, tmp_path):
+    from kexue import plots
+    from kexue.errors import InputError
+    from kexue.tasks import sentiment
+    from tests.conftest import cpu_run
+
+    def no_font() -> str:
+        raise InputError("no font with Chinese glyphs found")
+
+    monkeypatch.setattr(plots, "cjk_font", no_font)
+    with pytest.raises(InputError, match="no font"):
+        sentiment.evaluate(SentimentParams(), cpu_run(), tmp_path / "prepared", tmp_path / "models", tmp_path / "live",
+                           tmp_path / "sentiment.json", tmp_path / "eval")
+    assert not (tmp_path / "sentiment.json").exists() and not (tmp_path / "eval").exists()

