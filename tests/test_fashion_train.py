@@ -55,8 +55,10 @@ def test_train_then_evaluate_writes_everything(prepared_dir, tmp_path):
     evaluate(p, run, prepared_dir, models, live, metrics, plots)
     m = json.loads(metrics.read_text())
     expected = {"test_acc", "test_loss", "test_images", "per_class_acc", "best_val_acc", "params", "epochs",
-                "train_wall_time_s", "train_device", "eval_wall_time_s", "eval_device"}
+                "train_wall_time_s", "train_device", "eval_wall_time_s", "eval_device",
+                "tta", "test_acc_single_view", "val_acc_single_view", "val_acc_flip_tta"}
     assert expected <= set(m)
+    assert m["tta"] == "flip" and all(0 <= m[k] <= 1 for k in ("test_acc_single_view", "val_acc_single_view", "val_acc_flip_tta"))
     assert 0.0 <= m["test_acc"] <= 1.0 and m["test_loss"] > 0 and m["test_images"] == 100
     assert set(m["per_class_acc"]) == set(CLASSES) and all(0 <= a <= 1 for a in m["per_class_acc"].values())
     assert m["params"] > 1000 and m["epochs"] == 6 and m["train_wall_time_s"] > 0
@@ -134,3 +136,19 @@ def test_one_gpu_bf16(prepared_dir, tmp_path):
     run = cpu_run(accelerator="gpu", devices=1)
     train(p, run, prepared_dir, tmp_path / "models", tmp_path / "live")
     assert "bf16-mixed" in json.loads((tmp_path / "models" / "summary.json").read_text())["device"]
+
+
+def test_flip_tta_averages_an_image_and_its_mirror(prepared_dir, tmp_path):
+    from kexue.tasks.fashion.evaluate import predict
+    from kexue.tasks.fashion.model import FashionClassifier
+
+    p = tiny_params()
+    torch.manual_seed(0)
+    module = FashionClassifier(p.model.model_dump(), p.train.model_dump()).eval()
+    x = torch.randint(0, 256, (8, 28, 28), dtype=torch.uint8)
+    cpu = torch.device("cpu")
+    plain, mirrored = predict(module, x, 4, cpu), predict(module, x.flip(-1), 4, cpu)
+    both = predict(module, x, 4, cpu, "flip")
+    assert torch.allclose(both.exp(), (plain.exp() + mirrored.exp()) / 2, atol=1e-6)
+    assert torch.allclose(both, predict(module, x.flip(-1), 4, cpu, "flip"), atol=1e-5)  # a mirror changes nothing
+    assert torch.allclose(both.exp().sum(1), torch.ones(8), atol=1e-5)

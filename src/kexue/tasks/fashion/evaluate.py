@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -24,9 +25,18 @@ from kexue.tasks.fashion.train import SUMMARY
 log = logging.getLogger(__name__)
 
 
-def predict(module: FashionClassifier, x: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
-    """Logits (float32, on the CPU) for uint8 images `x`, in order."""
-    return in_batches(module.eval().to(device), x, batch_size, device)
+def predict(module: FashionClassifier, x: torch.Tensor, batch_size: int, device: torch.device, tta: str = "none") -> torch.Tensor:
+    """Log-probabilities (float32, on the CPU) for uint8 images `x`, in order; with `tta` flip, the log
+    of the mean probability of each image and its left-right mirror."""
+    logp = in_batches(module.eval().to(device), x, batch_size, device).log_softmax(1)
+    if tta == "flip":
+        mirrored = in_batches(module, x.flip(-1), batch_size, device).log_softmax(1)
+        logp = torch.logaddexp(logp, mirrored) - math.log(2.0)
+    return logp
+
+
+def accuracy(logp: torch.Tensor, y: torch.Tensor) -> float:
+    return round(float((logp.argmax(1) == y).float().mean()), 5)
 
 
 def evaluate(p: FashionParams, run: RunParams, prepared: Path, models: Path, live: Path, metrics: Path, plots_dir: Path) -> None:
@@ -42,14 +52,23 @@ def evaluate(p: FashionParams, run: RunParams, prepared: Path, models: Path, liv
     device = eval_device(run)
     module = FashionClassifier.load_from_checkpoint(ckpt, map_location="cpu")
     x, y = load_split(prepared, "test")
-    logits = predict(module, x, p.evaluate.batch_size, device)
+    single = predict(module, x, p.evaluate.batch_size, device)
+    logits = predict(module, x, p.evaluate.batch_size, device, p.evaluate.tta)
     pred = logits.argmax(1)
+    # The validation images (they chose the checkpoint, never trained it) show what the test-time
+    # flips do without looking at the test set.
+    x_val, y_val = load_split(prepared, "val")
+    val = {tta: accuracy(predict(module, x_val, p.evaluate.batch_size, device, tta), y_val) for tta in ("none", "flip")}
     cm = multiclass_confusion_matrix(pred, y, num_classes=len(CLASSES)).numpy()
     per_class = cm.diagonal() / np.maximum(cm.sum(1), 1)
 
     result = {
-        "test_acc": round(float((pred == y).float().mean()), 5),
-        "test_loss": round(float(F.cross_entropy(logits, y)), 5),
+        "test_acc": accuracy(logits, y),
+        "test_loss": round(float(F.nll_loss(logits, y)), 5),
+        "tta": p.evaluate.tta,
+        "test_acc_single_view": accuracy(single, y),
+        "val_acc_single_view": val["none"],
+        "val_acc_flip_tta": val["flip"],
         "test_images": len(y),
         "per_class_acc": {name: round(float(a), 4) for name, a in zip(CLASSES, per_class)},
         "best_val_acc": summary.get("best_val_acc"),

@@ -43,6 +43,9 @@ class TrainParams(Strict):
 
 class EvaluateParams(Strict):
     batch_size: int = Field(1000, ge=1)
+    # flip = test-time augmentation: average the class probabilities of each image and its mirror
+    # image (the network was trained on flips); none = the image alone. Both are reported.
+    tta: Literal["none", "flip"] = "flip"
 
 
 class FashionParams(Strict):
