@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from lightning.pytorch.callbacks import Callback
+
+# Triton kernels (word2vec's hogwild.py), where Triton is installed, run in its interpreter without a GPU.
+# Set before Triton is imported (lightning imports it): Triton reads it when a kernel is decorated.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+from lightning.pytorch.callbacks import Callback  # noqa: E402
 
 from kexue.params import RunParams, TrainerParams
 from kexue.tasks.fashion.data import FILES

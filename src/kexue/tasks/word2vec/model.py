@@ -23,12 +23,18 @@ after another. With a large vocabulary that makes no measurable difference; with
 very large steps, a frequent word collects dozens of updates at once and training can diverge
 (the epoch's loss then stops the run with a message).
 
+On a GPU the batched update is launch-bound at the small sizes its quality needs; there
+`kernel: triton` (the default where it can run) trains skip-gram with hogwild.py instead: word2vec.c's
+own sequential update in each of `parallel` programs side by side, with the same windows and noise
+drawn here.
+
 Learning rate: alpha decays linearly from `alpha` to `min_alpha` over all words of all epochs,
 counted before subsampling, as word2vec and gensim do.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -38,6 +44,7 @@ import torch
 import torch.nn.functional as F
 
 from kexue.errors import InputError
+from kexue.tasks.word2vec import hogwild
 from kexue.tasks.word2vec.sampling import cbow_contexts, draw_noise, noise_table, skipgram_pairs, windows
 
 
@@ -45,11 +52,26 @@ class Diverged(InputError, FloatingPointError):
     """The loss went to inf/nan: the params ask for steps too large for this vocabulary."""
 
 
+def choose_kernel(choice: str, arch: str, cuda: bool) -> str:
+    """The update that runs: `choice` (word2vec.train.kernel) with auto resolved for this device."""
+    if choice == "auto":
+        return "triton" if cuda and arch == "sg" and hogwild.available() else "torch"
+    if choice == "triton":
+        if arch != "sg":
+            raise InputError(f"word2vec.train.kernel: triton trains skip-gram only (word2vec.model.arch is {arch!r}); use kernel: torch")
+        if not hogwild.available():
+            raise InputError("word2vec.train.kernel: triton needs the triton package (installed with torch's CUDA builds); use kernel: torch")
+        if not cuda and os.environ.get("TRITON_INTERPRET") != "1":
+            raise InputError("word2vec.train.kernel: triton runs on a CUDA device (trainer.accelerator); use kernel: torch on the CPU")
+    return choice
+
+
 class Word2Vec(L.LightningModule):
-    def __init__(self, counts: np.ndarray, model: dict[str, Any], train: dict[str, Any], stream_words: int, seed: int = 0) -> None:
+    def __init__(self, counts: np.ndarray, model: dict[str, Any], train: dict[str, Any], stream_words: int, seed: int = 0,
+                 kernel: str = "torch") -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["counts"])
-        self.mp, self.tp = model, train
+        self.mp, self.tp, self.kernel = model, train, kernel
         self.automatic_optimization = False  # the update is ours (above), not an optimizer's
         vocab, dim = len(counts), model["dim"]
         g = torch.Generator().manual_seed(seed)
@@ -83,12 +105,15 @@ class Word2Vec(L.LightningModule):
         cuts = batch["cuts"]
         # float32 whatever the trainer's precision: bf16 would round most single updates away
         with torch.no_grad(), torch.autocast(self.device.type, enabled=False):
-            for j in range(len(cuts) - 1):
-                self._alpha = self.learning_rate(position + j * self.tp["batch_words"])
-                loss = self.sgd_step(batch["ids"], batch["sentence"], cuts[j], cuts[j + 1], self._alpha)
-                if loss is not None:
-                    # summed here and logged once an epoch: self.log at every update costs a fifth of one
-                    self._loss += torch.stack([loss, torch.ones_like(loss)])
+            if self.kernel == "triton":
+                self.hogwild_step(batch, position)
+            else:
+                for j in range(len(cuts) - 1):
+                    self._alpha = self.learning_rate(position + j * self.tp["batch_words"])
+                    loss = self.sgd_step(batch["ids"], batch["sentence"], cuts[j], cuts[j + 1], self._alpha)
+                    if loss is not None:
+                        # summed here and logged once an epoch: self.log at every update costs a fifth of one
+                        self._loss += torch.stack([loss, torch.ones_like(loss)])
         self.optimizers().step()  # updates nothing (no .grad): counts the step, which checkpointing keys on
 
     def on_train_epoch_end(self) -> None:
@@ -104,6 +129,21 @@ class Word2Vec(L.LightningModule):
                 "every occurrence of a word in it; lower word2vec.train.batch_words or word2vec.train.alpha")
         self.log("train/loss", loss, prog_bar=True)
         self.log("train/alpha", self._alpha)
+
+    def hogwild_step(self, batch: dict[str, Any], position: int) -> None:
+        """All updates of the step side by side in one launch of hogwild.py's kernel, each one word
+        after another: the same windows and noise as sgd_step draws, here for every stretch position."""
+        ids, sentence, cuts = batch["ids"], batch["sentence"], batch["cuts"]
+        window, negative = self.mp["window"], self.mp["negative"]
+        reach = torch.randint(1, window + 1, (len(ids),), generator=self.generator, device=ids.device)
+        noise = self.draw_noise((len(ids), negative) if self.mp["shared_noise"] else (len(ids), 2 * window, negative))
+        bounds = torch.tensor(cuts, dtype=torch.int64, device=ids.device)
+        span = (len(cuts) - 1) * self.tp["batch_words"]
+        loss = hogwild.skipgram(ids.contiguous(), sentence.contiguous(), reach, noise, self.w_in, self.w_out,
+                                bounds[:-1].contiguous(), bounds[1:].contiguous(), self.tp["alpha"], self.tp["min_alpha"],
+                                position, span, self.total_words, window)
+        self._alpha = self.learning_rate(position + span)
+        self._loss += torch.stack([loss[0] / loss[1].clamp(min=1), (loss[1] > 0).to(loss.dtype)])
 
     def sgd_step(self, ids: torch.Tensor, sentence: torch.Tensor, first: int, last: int, alpha: float) -> torch.Tensor | None:
         """One batched word2vec update of the centres first..last-1; returns the mean loss per

@@ -40,6 +40,11 @@ class TrainParams(Strict):
     batch_words: int = Field(1500, ge=1)  # stream words (before subsampling) per update: small stays in the CPU's cache
     updates_per_step: int = Field(20, ge=1)  # updates per Lightning step: fewer steps, less per-step overhead
     threads: int = Field(1, ge=1)  # CPU threads for ours (torch) and for gensim (workers): the same for both
+    # how our updates run: torch (model.py: each update batched, its words' changes summed) or triton
+    # (hogwild.py, GPU: `parallel` programs side by side, each training `batch_words` words one pair after
+    # another, as word2vec.c's threads); auto = triton for skip-gram on a CUDA device where Triton is installed
+    kernel: Literal["auto", "torch", "triton"] = "auto"
+    parallel: int = Field(1024, ge=1)  # triton: programs side by side per Lightning step (updates_per_step is torch's)
     gensim: bool = True  # also train gensim's Word2Vec on the same tokens (the reference)
 
     @model_validator(mode="after")

@@ -24,7 +24,7 @@ from kexue.fetch import sha256_of
 from kexue.params import RunParams
 from kexue.tasks.word2vec.batches import StreamDataModule
 from kexue.tasks.word2vec.data import CORPUS, VOCAB, Corpus
-from kexue.tasks.word2vec.model import Word2Vec
+from kexue.tasks.word2vec.model import Word2Vec, choose_kernel
 from kexue.tasks.word2vec.params import Word2VecParams
 from kexue.tasks.word2vec.reference import train_gensim
 from kexue.tasks.word2vec.vectors import save_text
@@ -46,7 +46,10 @@ def train(p: Word2VecParams, run: RunParams, prepared: Path, models: Path, live:
     prepared, models, reference = Path(prepared), Path(models), Path(reference)
     torch.set_num_threads(p.train.threads)
     corpus = Corpus(prepared)
+    cuda = run.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    kernel = choose_kernel(p.train.kernel, p.model.arch, cuda)
     config = {
+        "kernel": kernel,
         "seed": run.seed,
         "trainer": run.trainer.model_dump(),
         "model": p.model.model_dump(),
@@ -55,8 +58,9 @@ def train(p: Word2VecParams, run: RunParams, prepared: Path, models: Path, live:
     }
     resume_from = prepare_checkpoint_dir(models, config)
     L.seed_everything(run.seed, workers=True)
-    module = Word2Vec(corpus.counts, p.model.model_dump(), p.train.model_dump(), len(corpus), run.seed)
-    data = StreamDataModule(corpus, p.train.batch_words, p.train.updates_per_step, p.model.window, p.model.sample, run.seed)
+    module = Word2Vec(corpus.counts, p.model.model_dump(), p.train.model_dump(), len(corpus), run.seed, kernel)
+    updates = p.train.parallel if kernel == "triton" else p.train.updates_per_step  # a step's updates (model.py)
+    data = StreamDataModule(corpus, p.train.batch_words, updates, p.model.window, p.model.sample, run.seed)
     trainer, _ = build_trainer(
         run.trainer,
         max_epochs=p.train.epochs,
@@ -83,6 +87,7 @@ def train(p: Word2VecParams, run: RunParams, prepared: Path, models: Path, live:
             "words_per_cpu_s": words_per_second(module.epoch_words, module.epoch_cpu_seconds),
             "device": device_description(trainer),
             "threads": p.train.threads,
+            "kernel": kernel,
             "resumed": resume_from is not None,
         }
         files.write_json(summary_path, summary)
