@@ -56,9 +56,10 @@ def test_train_then_evaluate_writes_everything(prepared_dir, tmp_path):
     m = json.loads(metrics.read_text())
     expected = {"test_acc", "test_loss", "test_images", "per_class_acc", "best_val_acc", "params", "epochs",
                 "train_wall_time_s", "train_device", "eval_wall_time_s", "eval_device",
-                "tta", "test_acc_single_view", "val_acc_single_view", "val_acc_flip_tta"}
+                "tta", "test_acc_single_view", "val_acc_single_view", "val_acc_flip_tta", "val_acc_flip_shift_tta"}
     assert expected <= set(m)
-    assert m["tta"] == "flip" and all(0 <= m[k] <= 1 for k in ("test_acc_single_view", "val_acc_single_view", "val_acc_flip_tta"))
+    assert m["tta"] == "flip" and all(0 <= m[k] <= 1 for k in ("test_acc_single_view", "val_acc_single_view", "val_acc_flip_tta",
+                                                                          "val_acc_flip_shift_tta"))
     assert 0.0 <= m["test_acc"] <= 1.0 and m["test_loss"] > 0 and m["test_images"] == 100
     assert set(m["per_class_acc"]) == set(CLASSES) and all(0 <= a <= 1 for a in m["per_class_acc"].values())
     assert m["params"] > 1000 and m["epochs"] == 6 and m["train_wall_time_s"] > 0
@@ -152,3 +153,20 @@ def test_flip_tta_averages_an_image_and_its_mirror(prepared_dir, tmp_path):
     assert torch.allclose(both.exp(), (plain.exp() + mirrored.exp()) / 2, atol=1e-6)
     assert torch.allclose(both, predict(module, x.flip(-1), 4, cpu, "flip"), atol=1e-5)  # a mirror changes nothing
     assert torch.allclose(both.exp().sum(1), torch.ones(8), atol=1e-5)
+
+
+def test_flip_shift_tta_averages_ten_views(prepared_dir):
+    from kexue.tasks.fashion.evaluate import predict, translate, views
+    from kexue.tasks.fashion.model import FashionClassifier
+
+    x = torch.arange(16, dtype=torch.uint8).reshape(1, 4, 4)
+    assert torch.equal(translate(x, 1, 0)[0, 0], torch.zeros(4, dtype=torch.uint8))  # moved down: top row empty
+    assert torch.equal(translate(x, 1, 0)[0, 1:], x[0, :3]) and torch.equal(translate(x, 0, -1)[0, :, :3], x[0, :, 1:])
+    assert torch.equal(translate(x, 0, 0), x) and len(views(x, "flip+shift")) == 10 and len(views(x, "none")) == 1
+    p = tiny_params()
+    torch.manual_seed(0)
+    module = FashionClassifier(p.model.model_dump(), p.train.model_dump()).eval()
+    images = torch.randint(0, 256, (6, 28, 28), dtype=torch.uint8)
+    cpu = torch.device("cpu")
+    each = torch.stack([predict(module, v, 4, cpu).exp() for v in views(images, "flip+shift")])
+    assert torch.allclose(predict(module, images, 4, cpu, "flip+shift").exp(), each.mean(0), atol=1e-6)

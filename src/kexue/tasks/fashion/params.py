@@ -9,6 +9,8 @@ from pydantic import Field, field_validator
 from kexue import augment
 from kexue.params import Strict
 
+TTA_CHOICES = ("none", "flip", "flip+shift")  # evaluate.tta: the kinds of test-time views (evaluate.views)
+
 
 class DataParams(Strict):
     val_size: int = Field(5000, ge=1, le=59999)  # carved from the 60k training images, seeded
@@ -43,9 +45,11 @@ class TrainParams(Strict):
 
 class EvaluateParams(Strict):
     batch_size: int = Field(1000, ge=1)
-    # flip = test-time augmentation: average the class probabilities of each image and its mirror
-    # image (the network was trained on flips); none = the image alone. Both are reported.
-    tta: Literal["none", "flip"] = "flip"
+    # test-time augmentation: average the class probabilities of each image and its mirror image
+    # (flip; the network was trained on flips), of those two each also moved one pixel up, down, left
+    # and right (flip+shift, 10 views; trained on shifts), or the image alone (none). Evaluate reports
+    # the validation accuracy of all three, and the single view's test accuracy.
+    tta: Literal[TTA_CHOICES] = "flip"
 
 
 class FashionParams(Strict):
