@@ -58,7 +58,7 @@ def test_train_then_evaluate_writes_everything(prepared_dir, tmp_path):
                 "train_wall_time_s", "train_device", "eval_wall_time_s", "eval_device",
                 "tta", "test_acc_single_view", "val_acc_single_view", "val_acc_flip_tta", "val_acc_flip_shift_tta"}
     assert expected <= set(m)
-    assert m["tta"] == "flip" and all(0 <= m[k] <= 1 for k in ("test_acc_single_view", "val_acc_single_view", "val_acc_flip_tta",
+    assert m["tta"] == "flip+shift" and all(0 <= m[k] <= 1 for k in ("test_acc_single_view", "val_acc_single_view", "val_acc_flip_tta",
                                                                           "val_acc_flip_shift_tta"))
     assert 0.0 <= m["test_acc"] <= 1.0 and m["test_loss"] > 0 and m["test_images"] == 100
     assert set(m["per_class_acc"]) == set(CLASSES) and all(0 <= a <= 1 for a in m["per_class_acc"].values())

@@ -49,7 +49,7 @@ class EvaluateParams(Strict):
     # (flip; the network was trained on flips), of those two each also moved one pixel up, down, left
     # and right (flip+shift, 10 views; trained on shifts), or the image alone (none). Evaluate reports
     # the validation accuracy of all three, and the single view's test accuracy.
-    tta: Literal[TTA_CHOICES] = "flip"
+    tta: Literal[TTA_CHOICES] = "flip+shift"
 
 
 class FashionParams(Strict):
