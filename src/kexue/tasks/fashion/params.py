@@ -50,6 +50,7 @@ class EvaluateParams(Strict):
     # and right (flip+shift, 10 views; trained on shifts), or the image alone (none). Evaluate reports
     # the validation accuracy of all three, and the single view's test accuracy.
     tta: Literal[TTA_CHOICES] = "flip+shift"
+    compare_tta: bool = True  # score every tta choice on the validation images (false: the chosen one and one view)
 
 
 class FashionParams(Strict):
