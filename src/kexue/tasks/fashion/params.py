@@ -48,7 +48,7 @@ class EvaluateParams(Strict):
     # test-time augmentation: average the class probabilities of each image and its mirror image
     # (flip; the network was trained on flips), of those two each also moved one pixel up, down, left
     # and right (flip+shift, 10 views; trained on shifts), or the image alone (none). Evaluate reports
-    # the validation accuracy of all three, and the single view's test accuracy.
+    # the single view's test accuracy too, and with compare_tta the validation accuracy of all three.
     tta: Literal[TTA_CHOICES] = "flip+shift"
     compare_tta: bool = True  # score every tta choice on the validation images (false: the chosen one and one view)
 
