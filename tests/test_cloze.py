@@ -16,7 +16,8 @@ from kexue.errors import DataFormatError
 from kexue.nn.birnn import BiLSTM, reverse_padded
 from kexue.params import RunParams
 from kexue.tasks.cloze.cmrc import BLANK, Question, read_cft_documents, read_questions, write_questions
-from kexue.tasks.cloze.data import candidate_words, collate, encode, preprocess, Questions
+from kexue.tasks.cloze.data import (anonymized_words, candidate_words, collate, encode, placeholder_ids,
+                                    placeholder_tokens, preprocess, Questions, word_ids)
 from kexue.tasks.cloze.evaluate import accuracy, frequency_bucket, most_frequent_candidate
 from kexue.tasks.cloze.generate import PartOfSpeech, chunk_documents, make_questions
 from kexue.tasks.cloze.model import ClozeReader, NEG, answer_log_likelihood, word_probabilities
@@ -156,6 +157,37 @@ def test_encode_marks_candidates_blank_and_answer():
     assert a["inq"][: len(q0)].sum() == sum(w in {"小", "熊", "去", "钓鱼", "。"} for w in q0)
 
 
+def test_out_of_vocabulary_words_get_one_placeholder_each_wherever_they_recur():
+    vocab = Vocab.build([["小", "熊", "去", "。"]], specials=[BLANK, *placeholder_tokens(3)])
+    ph = placeholder_ids(vocab)
+    assert ph == [vocab.stoi[f"<unk{i}>"] for i in range(3)]
+    doc = ["阿瓜", "和", "小", "熊", "去", "河边", "，", "阿瓜", "。"]
+    query = ["阿瓜", "去", BLANK, "找", "和", "。"]
+    d, q = word_ids(doc, query, vocab, ph)
+    assert d[0] == d[7] == q[0] == ph[0]  # 阿瓜: the first unknown word, the same id in document and query
+    assert d[1] == q[4] == ph[1]  # 和: the second
+    assert d[5] == ph[2]
+    assert d[6] == q[3] == vocab.unk_id  # ， and 找: no placeholder left, the shared <unk>
+    assert d[2:5] == vocab.encode(["小", "熊", "去"]) and d[8] == vocab.stoi["。"]  # known words keep their ids
+    d, q = word_ids(doc, query, vocab, ph, hidden=frozenset({"熊"}))
+    assert d[3] == ph[2] and d[5] == vocab.unk_id  # a hidden word is unknown too, in order of first occurrence
+    d, q = word_ids(doc, query, vocab, [])  # no placeholders: one shared <unk>, as before
+    assert d[0] == d[1] == q[3] == vocab.unk_id
+
+
+def test_anonymized_words_are_answer_like_seeded_and_follow_the_fraction():
+    qs = _questions()
+    pos = PartOfSpeech()
+    nouns = {"n", "nr", "ns"}
+    assert anonymized_words(qs, 0.0, nouns, pos, np.random.default_rng(0)) == [frozenset()] * len(qs)
+    every = anonymized_words(qs, 1.0, nouns, pos, np.random.default_rng(0))
+    assert {"森林", "狐狸", "老虎"} <= every[0] and "去" not in every[0] and "，" not in every[0]
+    assert all(pos(w) in nouns for h in every for w in h)
+    half = anonymized_words(qs, 0.5, nouns, pos, np.random.default_rng(1))
+    assert half == anonymized_words(qs, 0.5, nouns, pos, np.random.default_rng(1))
+    assert all(h <= e for h, e in zip(half, every)) and half != every
+
+
 def test_masked_positions_are_never_picked():
     torch.manual_seed(0)
     vocab = Vocab.build([[w for s in STORY for w in s.split()]])
@@ -240,7 +272,7 @@ def _tiny_raw(raw: Path) -> None:
 def test_preprocess_drops_overlap_and_splits_by_document(tmp_path):
     raw = tmp_path / "raw"
     _tiny_raw(raw)
-    p = ClozeParams.model_validate({"data": {"min_count": 1, "generate": {
+    p = ClozeParams.model_validate({"data": {"min_docs": 1, "generate": {
         "sources": ["fairy_tales"], "val_fraction": 0.3, "questions_per_doc": 3, "doc_min_sentences": 3,
         "answer_pos": ["n", "nr", "ns", "nz", "a", "v"]}}})
     prepared = tmp_path / "prepared"
@@ -250,6 +282,7 @@ def test_preprocess_drops_overlap_and_splits_by_document(tmp_path):
     assert stats["sources"]["fairy_tales"]["documents"] == 31
     assert stats["sources"]["fairy_tales"]["dropped_sharing_an_evaluation_sentence"] == 1
     assert stats["eval_sentences_in_training_text"] == 0
+    assert "<unk0>" in json.loads((prepared / "vocab.json").read_text())
     assert read_questions(prepared / "sample.doc_query", prepared / "sample.answer")
     with pytest.raises(FileNotFoundError, match="cloze-download"):
         preprocess(p, RunParams(), tmp_path / "nowhere", prepared)

@@ -147,9 +147,14 @@ def preprocess(p: ClozeParams, run: RunParams, raw: Path, prepared: Path) -> Non
         raise DataFormatError(f"{raw}: the sources {g.sources} gave {len(questions['train'])} training and "
                               f"{len(questions['val'])} validation questions; need some of each (more text, or a larger val_fraction)")
 
-    vocab = Vocab.build((s for d in train_docs for s in d), min_count=p.data.min_count, max_size=p.data.max_vocab, specials=[BLANK])
-    for split in SPLITS:
-        files.save_npz(prepared / f"{split}.npz", **encode(questions[split], vocab, p.data.question_words))
+    # Counted once per document (its distinct words in first-seen order), so min_docs is a document frequency.
+    vocab = Vocab.build((list(dict.fromkeys(w for s in d for w in s)) for d in train_docs), min_count=p.data.min_docs,
+                        max_size=p.data.max_vocab, specials=[BLANK, *placeholder_tokens(p.data.placeholders)])
+    placeholder_answers = {}
+    for k, split in enumerate(SPLITS):
+        hidden = anonymized_words(questions[split], p.data.anonymize, set(g.answer_pos), pos, np.random.default_rng([run.seed, 100 + k]))
+        placeholder_answers[split] = sum(q.answer not in vocab.stoi or q.answer in h for q, h in zip(questions[split], hidden))
+        files.save_npz(prepared / f"{split}.npz", **encode(questions[split], vocab, p.data.question_words, hidden))
     vocab.save(prepared / VOCAB)
     write_questions(questions["train"][:50], prepared / "sample.doc_query", prepared / "sample.answer")
     stats.update(
@@ -158,6 +163,7 @@ def preprocess(p: ClozeParams, run: RunParams, raw: Path, prepared: Path) -> Non
         eval_sentences_checked=len(eval_sentences),
         eval_sentences_in_training_text=leaked,
         vocab_size=len(vocab),
+        train_answers_read_as_placeholders=placeholder_answers["train"],
     )
     files.write_json(prepared / STATS, stats)
     log.info("cloze data: %d training and %d validation questions, vocabulary %d",
@@ -188,15 +194,72 @@ def candidate_words(q: Question) -> list[str]:
     return list(dict.fromkeys(w for w in q.words if is_candidate(w)))
 
 
-def encode(questions: list[Question], vocab: Vocab, question_words: list[str]) -> dict[str, np.ndarray]:
+def anonymized_words(questions: list[Question], fraction: float, answer_pos: set[str], pos: PartOfSpeech,
+                     rng: np.random.Generator) -> list[frozenset[str]]:
+    """Per question, the words read as out of vocabulary although the vocabulary has them: each
+    distinct candidate word whose part of speech may be an answer, with probability `fraction`."""
+    out = []
+    for q in questions:
+        eligible = [w for w in candidate_words(q) if pos(w) in answer_pos] if fraction else []
+        draws = rng.random(len(eligible))
+        out.append(frozenset(w for w, r in zip(eligible, draws) if r < fraction))
+    return out
+
+
+def placeholder_tokens(n: int) -> list[str]:
+    """<unk0> ... <unk{n-1}>: the vocabulary's stand-ins for a question's out-of-vocabulary words."""
+    return [f"<unk{i}>" for i in range(n)]
+
+
+def placeholder_ids(vocab: Vocab) -> list[int]:
+    """The ids of the vocabulary's placeholders <unk0>, <unk1>, ... in order (none: an empty list)."""
+    ids: list[int] = []
+    while (token := f"<unk{len(ids)}>") in vocab.stoi:
+        ids.append(vocab.stoi[token])
+    return ids
+
+
+def word_ids(words: list[str], query: list[str], vocab: Vocab, placeholders: list[int],
+             hidden: frozenset[str] = frozenset()) -> tuple[list[int], list[int]]:
+    """Document and query word ids. An out-of-vocabulary word takes the next free placeholder at its
+    first occurrence (document first, then query) and keeps it wherever it recurs; once they run out,
+    the shared <unk>. Words in `hidden` are read as out of vocabulary too.
+
+    Why: with one shared <unk>, every unknown word of a document looks alike, so the reader cannot
+    match the unknown word at the blank's other occurrences. In the official questions the answer is
+    often a story's own name (457 of the 2,000 cloze-valid answers were out of vocabulary, and the
+    reader with one <unk> got 1 of them right). Placeholders only help if training has them too: the
+    vocabulary keeps words by document frequency (`min_docs`), so a name particular to one training
+    document is a placeholder there as well, answers included."""
+    table: dict[str, int] = {}
+    free = iter(placeholders)
+
+    def ids(tokens: list[str]) -> list[int]:
+        out = []
+        for w in tokens:
+            i = None if w in hidden else vocab.stoi.get(w)
+            if i is None:
+                if w not in table:
+                    table[w] = next(free, vocab.unk_id)
+                i = table[w]
+            out.append(i)
+        return out
+
+    return ids(words), ids(query)
+
+
+def encode(questions: list[Question], vocab: Vocab, question_words: list[str],
+           hidden: list[frozenset[str]] | None = None) -> dict[str, np.ndarray]:
     """Questions as flat arrays: document and query word ids with their offsets, the blank's position
     in the query, per document position its candidate (an index into the document's distinct words,
     -1 for punctuation and the blank, which are never answers) and whether it occurs in the query,
     where the document has a blank (-1: none, as in user questions),
-    and the answer's candidate index (-1: the answer is not a word of the document)."""
+    and the answer's candidate index (-1: the answer is not a word of the document).
+    Out-of-vocabulary words, and those of `hidden[i]` in question i, get the vocabulary's placeholders (`word_ids`)."""
+    placeholders = placeholder_ids(vocab)
     doc, cand, inq, query, blank, doc_blank, answer, n_cand = [], [], [], [], [], [], [], []
     doc_off, q_off = [0], [0]
-    for q in questions:
+    for i, q in enumerate(questions):
         words = q.words
         qw = list(q.query)
         blank.append(blank_position(qw, question_words))
@@ -205,8 +268,9 @@ def encode(questions: list[Question], vocab: Vocab, question_words: list[str]) -
         groups = {w: k for k, w in enumerate(candidate_words(q))}
         cand += [groups.get(w, -1) for w in words]
         inq += [w in in_query for w in words]
-        doc += vocab.encode(words)
-        query += vocab.encode(qw)
+        doc_ids, query_ids = word_ids(words, qw, vocab, placeholders, hidden[i] if hidden else frozenset())
+        doc += doc_ids
+        query += query_ids
         doc_off.append(len(doc))
         q_off.append(len(query))
         answer.append(groups.get(q.answer, -1) if q.answer is not None else -1)

@@ -88,6 +88,7 @@ def evaluate(p: ClozeParams, run: RunParams, raw: Path, prepared: Path, models: 
         answers = [q.answer or "" for q in questions]
         baseline = [most_frequent_candidate(q) for q in questions]
         buckets = [frequency_bucket(q) for q in questions]
+        oov = [i for i, a in enumerate(answers) if a not in vocab.stoi]
         by_freq = {}
         for b in FREQUENCY_BUCKETS:
             sel = [i for i, x in enumerate(buckets) if x == b]
@@ -99,6 +100,8 @@ def evaluate(p: ClozeParams, run: RunParams, raw: Path, prepared: Path, models: 
             "accuracy": accuracy(ours, answers),
             "most_frequent_word_accuracy": accuracy(baseline, answers),
             "answer_not_in_document": sum(a not in w for a, w in zip(answers, words)),
+            # answers the vocabulary lacks (mostly a story's own names): read through placeholders
+            "answer_out_of_vocabulary": {"questions": len(oov), "accuracy": accuracy([ours[i] for i in oov], [answers[i] for i in oov])},
             "candidates_per_question": float(np.mean([len(w) for w in words])),
             "by_answer_occurrences": by_freq,
         }

@@ -31,7 +31,17 @@ class GenerateParams(Strict):
 
 class DataParams(Strict):
     generate: GenerateParams = GenerateParams()
-    min_count: int = Field(2, ge=1)  # words seen fewer times in the training documents read as <unk>
+    # vocabulary: words that occur in at least this many training documents; the rest (a story's own
+    # names, rare words) are out of vocabulary, and read as one of the document's placeholders
+    min_docs: int = Field(2, ge=1)
+    # out-of-vocabulary words of a question get <unk0>, <unk1>, ... in first-seen order, the same one
+    # wherever the word recurs in the document and query (more than this many: the shared <unk>);
+    # 0 = every out-of-vocabulary word is the one shared <unk>
+    placeholders: int = Field(64, ge=0)
+    # generated questions only: each distinct word of a question whose part of speech may be an answer
+    # (generate.answer_pos) is read as out of vocabulary with this probability (seeded), so the reader
+    # meets placeholder answers about as often as the official questions have them
+    anonymize: float = Field(0.3, ge=0, le=1)
     max_vocab: int = Field(0, ge=0)  # 0 = no cap
     # user questions have no blank: the first of these question words in the query becomes the blank
     question_words: list[str] = ["什么", "谁", "哪儿", "哪里", "哪", "多少", "几", "怎样", "怎么", "为什么"]
