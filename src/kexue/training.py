@@ -120,18 +120,24 @@ def build_trainer(
     callbacks: list[Callback] | None = None,
     **overrides: Any,
 ) -> tuple[L.Trainer, ModelCheckpoint]:
-    """A Trainer with a fixed-path checkpoint (`best.ckpt` by `monitor`, `last.ckpt` every epoch)
-    and, when `live_dir` is given, dvclive's logger writing there (plots are declared in dvc.yaml)."""
+    """A Trainer with fixed-path checkpoints (`best.ckpt` by `monitor`, `last.ckpt` every epoch)
+    and, when `live_dir` is given, dvclive's logger writing there (plots are declared in dvc.yaml).
+
+    Returns the trainer and the `best.ckpt` callback (also `trainer.checkpoint_callback`)."""
     checkpoint = ModelCheckpoint(
         dirpath=ckpt_dir,
         filename="best",
         monitor=monitor,
         mode=mode,
         save_top_k=1,
-        save_last=True,
         enable_version_counter=False,
         auto_insert_metric_name=False,
     )
+    # `last.ckpt` from a callback of its own: Lightning 2.6's `save_last=True` rewrites it only in epochs
+    # that also wrote a top-k checkpoint, so a run killed after epochs without a better score would resume
+    # from the last improvement. With no monitor and top-1, this one rewrites `last.ckpt` every epoch.
+    # Listed after `checkpoint` (Lightning keeps their order), so it saves that callback's updated state.
+    last = ModelCheckpoint(dirpath=ckpt_dir, filename=LAST, monitor=None, save_top_k=1, enable_version_counter=False)
     logger: Any = False
     if live_dir is not None:
         from dvclive.lightning import DVCLiveLogger
@@ -149,7 +155,7 @@ def build_trainer(
         deterministic=tp.deterministic,
         max_epochs=max_epochs,
         logger=logger,
-        callbacks=[checkpoint, *(callbacks or [])],
+        callbacks=[checkpoint, last, *(callbacks or [])],
         enable_progress_bar=tp.progress_bar,
         enable_model_summary=False,
         log_every_n_steps=50,
