@@ -134,3 +134,26 @@ def test_preprocess_the_real_files(raw, tmp_path, monkeypatch, caplog):
     sentiment.preprocess(p, cpu_run(), raw, out)  # the rerun reads every review's tokens from the cache
     assert f"token cache: {n} hits, 0 misses" in caplog.text
     assert {f.name: f.read_bytes() for f in out.iterdir()} == before  # byte-identical outputs
+
+
+def test_ema_checkpoint_holds_the_average_and_evaluation_reads_it(raw, tmp_path, monkeypatch):
+    import torch
+
+    from kexue.tasks.sentiment.model import SentimentClassifier
+
+    monkeypatch.setenv("KEXUE_CACHE", str(tmp_path / "cache"))
+    p = SentimentParams.model_validate({
+        "data": {"tokens": "char"},
+        "model": {"embed_dim": 8, "hidden": 8},
+        "train": {"epochs": 1, "train_limit": 256, "ema": 0.9},
+    })
+    prepared, models = tmp_path / "prepared", tmp_path / "models"
+    sentiment.preprocess(p, cpu_run(), raw, prepared)
+    sentiment.train(p, cpu_run(), prepared, models, tmp_path / "live")
+    ckpt = torch.load(models / "best.ckpt", map_location="cpu", weights_only=False)
+    average, current = ckpt["state_dict"], ckpt["current_model_state"]
+    assert not torch.equal(average["net.fc.weight"], current["net.fc.weight"])
+    module = SentimentClassifier.load_from_checkpoint(models / "best.ckpt", map_location="cpu")
+    assert torch.equal(module.net.fc.weight, average["net.fc.weight"])
+    with pytest.raises(ValueError, match="ema"):
+        SentimentParams.model_validate({"train": {"ema": 1.5}})

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from kexue.params import Strict
+from kexue.params import Decay, Strict
 
 
 class DataParams(Strict):
@@ -47,6 +47,7 @@ class TrainParams(Strict):
     lr: float = Field(3e-3, gt=0)  # peak of a one-cycle schedule (10% warm-up, cosine down to ~0)
     weight_decay: float = Field(0.0, ge=0)
     train_limit: int = Field(0, ge=0)  # use only the first N training reviews (0 = all)
+    ema: Decay = None  # EMA of the weights (Lightning's WeightAveraging) for validation and checkpoints; off = none
 
 
 class EvaluateParams(Strict):

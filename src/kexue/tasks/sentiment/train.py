@@ -14,7 +14,7 @@ from kexue.tasks.sentiment.data import SPLITS, VOCAB, ReviewsDataModule
 from kexue.tasks.sentiment.model import SentimentClassifier
 from kexue.tasks.sentiment.params import SentimentParams
 from kexue.text.vocab import Vocab
-from kexue.training import build_trainer, device_description, prepare_checkpoint_dir
+from kexue.training import build_trainer, device_description, ema_callback, prepare_checkpoint_dir
 
 SUMMARY = "summary.json"
 
@@ -54,6 +54,9 @@ def train(p: SentimentParams, run: RunParams, prepared: Path, models: Path, live
     module = SentimentClassifier(len(vocab), p.model.model_dump(), tp.model_dump())
     data = ReviewsDataModule(prepared, tp.batch_size, p.evaluate.batch_size, run.seed, tp.train_limit)
     timer = Timer()
+    callbacks: list[Callback] = [timer, WriteSummary(models / SUMMARY, timer)]
+    if tp.ema:
+        callbacks.append(ema_callback(tp.ema))
     trainer, _ = build_trainer(
         run.trainer,
         max_epochs=tp.epochs,
@@ -61,6 +64,6 @@ def train(p: SentimentParams, run: RunParams, prepared: Path, models: Path, live
         live_dir=live,
         resume=resume_from is not None,
         monitor="val/acc",
-        callbacks=[timer, WriteSummary(models / SUMMARY, timer)],
+        callbacks=callbacks,
     )
     trainer.fit(module, datamodule=data, ckpt_path=resume_from)
