@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from pydantic import ValidationError
 
 from kexue.errors import DataFormatError
 from kexue.nn.birnn import BiLSTM, reverse_padded
@@ -121,6 +122,27 @@ def test_generated_answer_occurs_in_its_document_and_query_has_one_blank():
     assert 0 < sum(BLANK not in q.words for q in made) < len(made)  # both kinds are made
     first = make_questions(doc, g, pos, np.random.default_rng(3))
     assert first == make_questions(doc, g, pos, np.random.default_rng(3))  # and only the seed does
+
+
+def test_questions_per_sentence_blank_different_words_of_one_sentence():
+    doc = [["狐狸", "和", "小熊", "去", "森林", "。"], ["狐狸", "看见", "小熊", "。"], ["森林", "有", "狐狸", "。"], ["小熊", "笑", "了", "。"]]
+    g = GenerateParams(questions_per_doc=1)  # one sentence blanked
+    pos = PartOfSpeech()
+    for seed in range(10):
+        one = make_questions(doc, g, pos, np.random.default_rng(seed))
+        assert len(one) == 1
+        many = make_questions(doc, g, pos, np.random.default_rng(seed), per_sentence=5)
+        sentence = {tuple(q.answer if w == BLANK else w for w in q.query) for q in many}
+        assert len(sentence) == 1  # all from the one sentence
+        answers = [q.answer for q in many]
+        assert len(answers) == len(set(answers))  # each blanks a different word
+        eligible = {w for w in next(iter(sentence)) if w in ("狐狸", "小熊", "森林")}
+        assert set(answers) == eligible  # as many as the sentence allows, at most 5
+        assert all(q.query.count(BLANK) == 1 and q.answer in q.words for q in many)
+    with pytest.raises(ValidationError, match="questions_per_sentence"):
+        GenerateParams(questions_per_sentence={"fairy_tales": 0})
+    with pytest.raises(ValidationError, match="questions_per_sentence"):
+        GenerateParams(questions_per_sentence={"poems": 2})
 
 
 def test_generator_needs_the_answer_elsewhere_in_the_document():

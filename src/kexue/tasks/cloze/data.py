@@ -125,7 +125,7 @@ def preprocess(p: ClozeParams, run: RunParams, raw: Path, prepared: Path) -> Non
         made = {s: 0 for s in SPLITS}
         for i, (doc, val) in enumerate(zip(kept, is_val)):
             split = "val" if val else "train"
-            qs = make_questions(doc, g, pos, np.random.default_rng([run.seed, k, i]))
+            qs = make_questions(doc, g, pos, np.random.default_rng([run.seed, k, i]), g.questions_per_sentence.get(source, 1))
             questions[split] += qs
             made[split] += len(qs)
             if not val:

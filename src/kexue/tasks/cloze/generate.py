@@ -1,9 +1,9 @@
 """Training questions made from raw text, the way the CMRC2017 training set was made.
 
-A document (a list of sentences of words) gives up to `questions_per_doc` questions, each from a
-different sentence: one word of the sentence is replaced by `XXXXX`, a word whose part of speech
-is in `answer_pos` and that occurs at least `min_other_occurrences` times in the rest of the
-document; the sentence with its blank is the query and stays in the document, as in the official
+A document (a list of sentences of words) gives questions from up to `questions_per_doc` of its
+sentences, `per_sentence` from each (different words; 1 by default): one word of the sentence is
+replaced by `XXXXX`, a word whose part of speech is in `answer_pos` and that occurs at least
+`min_other_occurrences` times in the rest of the document; the sentence with its blank is the query and stays in the document, as in the official
 files (all 2,000 cloze-valid documents hold their query's blank). A fraction `unblanked_fraction`
 of the questions keep the sentence whole in the document instead, answer included: that is the
 situation of the user questions (user-valid documents hold the sentence the question asks about),
@@ -62,8 +62,23 @@ def chunk_documents(sentences: Iterable[list[str]], max_tokens: int, min_sentenc
         yield doc
 
 
-def make_questions(doc: list[list[str]], g: GenerateParams, pos: PartOfSpeech, rng: np.random.Generator) -> list[Question]:
-    """Up to `g.questions_per_doc` questions from one document (see the module's docstring)."""
+def blank_positions(sentence: list[str], ok: list[int], n: int, rng: np.random.Generator) -> list[int]:
+    """Up to `n` of the positions `ok` of `sentence`, each holding a different word; for n = 1 one
+    position drawn uniformly (a word that occurs twice is twice as likely)."""
+    if n == 1:
+        return [ok[int(rng.integers(len(ok)))]]
+    by_word: dict[str, list[int]] = {}
+    for j in ok:
+        by_word.setdefault(sentence[j], []).append(j)
+    groups = list(by_word.values())
+    picked = rng.choice(len(groups), size=min(n, len(groups)), replace=False)
+    return [groups[t][int(rng.integers(len(groups[t])))] for t in sorted(picked.tolist())]
+
+
+def make_questions(doc: list[list[str]], g: GenerateParams, pos: PartOfSpeech, rng: np.random.Generator,
+                   per_sentence: int = 1) -> list[Question]:
+    """Questions from up to `g.questions_per_doc` sentences of one document, up to `per_sentence`
+    from each (see the module's docstring)."""
     in_doc = Counter(w for s in doc for w in s)
     allowed = set(g.answer_pos)
     choices: list[tuple[int, list[int]]] = []  # (sentence, positions that may be blanked)
@@ -80,9 +95,9 @@ def make_questions(doc: list[list[str]], g: GenerateParams, pos: PartOfSpeech, r
     out = []
     for k in sorted(picked.tolist()):
         i, ok = choices[k]
-        j = ok[int(rng.integers(len(ok)))]
-        query = tuple(doc[i][:j]) + (BLANK,) + tuple(doc[i][j + 1 :])
-        whole = rng.random() < g.unblanked_fraction
-        sentences = tuple(query if n == i and not whole else tuple(s) for n, s in enumerate(doc))
-        out.append(Question(qid="", doc=sentences, query=query, answer=doc[i][j]))
+        for j in blank_positions(doc[i], ok, per_sentence, rng):
+            query = tuple(doc[i][:j]) + (BLANK,) + tuple(doc[i][j + 1 :])
+            whole = rng.random() < g.unblanked_fraction
+            sentences = tuple(query if n == i and not whole else tuple(s) for n, s in enumerate(doc))
+            out.append(Question(qid="", doc=sentences, query=query, answer=doc[i][j]))
     return out

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from kexue.params import Strict
+
+
+Source = Literal["fairy_tales", "news", "novels"]
 
 
 class GenerateParams(Strict):
@@ -14,11 +17,14 @@ class GenerateParams(Strict):
     a sentence of a document gets one of its words blanked (`XXXXX`), a word that also occurs
     elsewhere in the document; the blanked sentence stays in place, as in the official files."""
 
-    sources: list[Literal["fairy_tales", "news", "novels"]] = ["fairy_tales", "news", "novels"]
+    sources: list[Source] = ["fairy_tales", "news", "novels"]
     max_chars: int = Field(0, ge=0)  # per source text: read only its first N characters (0 = all)
     doc_max_tokens: int = Field(480, ge=20)  # news and novels are cut into documents of at most this many words
     doc_min_sentences: int = Field(4, ge=2)  # shorter documents are not used
-    questions_per_doc: int = Field(10, ge=1)  # at most this many questions (different sentences) per document
+    questions_per_doc: int = Field(20, ge=1)  # at most this many sentences of a document are blanked
+    # per source: questions made from one blanked sentence, each blanking a different word (a source not
+    # named: 1); more than 1 makes more questions of a source whose eligible sentences are used up
+    questions_per_sentence: dict[Source, Annotated[int, Field(ge=1)]] = {}
     # answers: words whose part of speech (jieba's dictionary tag) is one of these; the official answers
     # are mostly nouns (n, nr, ns, nz)
     answer_pos: list[str] = ["n", "nr", "ns", "nz", "nrt", "nt"]
@@ -48,15 +54,15 @@ class DataParams(Strict):
 
 
 class ModelParams(Strict):
-    embed_dim: int = Field(128, ge=1)
-    hidden: int = Field(128, ge=1)  # GRU units per direction, for the document and the query
+    embed_dim: int = Field(100, ge=1)  # = the word2vec vectors' size while pretrained is word2vec
+    hidden: int = Field(128, ge=1)  # LSTM units per direction, for the document and the query
     dropout: float = Field(0.2, ge=0, lt=1)
     # initial word vectors: random, or the word2vec task's vectors (data/word2vec/vectors.txt) where a word has one
-    pretrained: Literal["none", "word2vec"] = "none"
+    pretrained: Literal["none", "word2vec"] = "word2vec"
 
 
 class TrainParams(Strict):
-    epochs: int = Field(4, ge=1)
+    epochs: int = Field(3, ge=1)
     batch_size: int = Field(64, ge=1)
     lr: float = Field(2e-3, gt=0)  # peak of a one-cycle schedule
     weight_decay: float = Field(0.0, ge=0)
