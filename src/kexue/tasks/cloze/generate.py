@@ -3,12 +3,12 @@
 A document (a list of sentences of words) gives questions from up to `questions_per_doc` of its
 sentences, `per_sentence` from each (different words; 1 by default): one word of the sentence is
 replaced by `XXXXX`, a word whose part of speech is in `answer_pos` and that occurs at least
-`min_other_occurrences` times in the rest of the document; the sentence with its blank is the query and stays in the document, as in the official
-files (all 2,000 cloze-valid documents hold their query's blank). A fraction `unblanked_fraction`
-of the questions keep the sentence whole in the document instead, answer included: that is the
-situation of the user questions (user-valid documents hold the sentence the question asks about),
-where the model must find the sentence the query matches. Choices are seeded per document, so the
-same seed and text give the same questions.
+`min_other_occurrences` times in the rest of the document; the sentence with its blank is the
+query and stays in the document, as in the official files (all 2,000 cloze-valid documents hold
+their query's blank). A fraction `unblanked_fraction` of the questions keep the sentence whole
+in the document instead, answer included: that is the situation of the user questions (user-valid
+documents hold the sentence the question asks about), where the model must find the sentence the
+query matches. Choices are seeded per document, so the same seed and text give the same questions.
 """
 
 from __future__ import annotations
