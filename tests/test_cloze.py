@@ -328,19 +328,3 @@ def test_repo_params_validate_and_bad_values_name_their_key(tmp_path):
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     with pytest.raises(ParamsError, match=r"cloze\.data\.generate\.sources\.1"):
         load(tmp_path / "bad.yaml", "cloze", ClozeParams, known_tasks=tasks.TASKS)
-
-
-def test_pretrained_vectors_of_the_wrong_size_name_the_key(tmp_path):
-    from kexue.params import ParamsError
-    from kexue.tasks.cloze.train import read_vectors
-
-    vocab = Vocab.build([["小猴", "小熊"]])
-    path = tmp_path / "vectors.txt"
-    path.write_text("2 3\n小猴 0.1 0.2 0.3\n狐狸 1 2 3\n", encoding="utf-8")
-    table, found = read_vectors(path, vocab, 3)
-    assert found.tolist() == [False, False, True, False] and table[2].tolist() == pytest.approx([0.1, 0.2, 0.3])
-    with pytest.raises(ParamsError, match="cloze.model.embed_dim"):
-        read_vectors(path, vocab, 8)
-    path.write_text("2 3\n小猴 0.1 0.2\n", encoding="utf-8")
-    with pytest.raises(DataFormatError, match="vectors.txt:2"):
-        read_vectors(path, vocab, 3)

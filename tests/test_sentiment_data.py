@@ -149,7 +149,7 @@ def test_ema_checkpoint_holds_the_average_and_evaluation_reads_it(raw, tmp_path,
     })
     prepared, models = tmp_path / "prepared", tmp_path / "models"
     sentiment.preprocess(p, cpu_run(), raw, prepared)
-    sentiment.train(p, cpu_run(), prepared, models, tmp_path / "live")
+    sentiment.train(p, cpu_run(), prepared, tmp_path / "no-vectors.txt", models, tmp_path / "live")
     ckpt = torch.load(models / "best.ckpt", map_location="cpu", weights_only=False)
     average, current = ckpt["state_dict"], ckpt["current_model_state"]
     assert not torch.equal(average["net.fc.weight"], current["net.fc.weight"])
@@ -157,3 +157,42 @@ def test_ema_checkpoint_holds_the_average_and_evaluation_reads_it(raw, tmp_path,
     assert torch.equal(module.net.fc.weight, average["net.fc.weight"])
     with pytest.raises(ValueError, match="ema"):
         SentimentParams.model_validate({"train": {"ema": 1.5}})
+
+
+def test_pretrained_word_vectors_start_the_embeddings(raw, tmp_path, monkeypatch):
+    import torch
+
+    from kexue.params import ParamsError
+    from kexue.tasks.word2vec.vectors import save_text
+
+    monkeypatch.setenv("KEXUE_CACHE", str(tmp_path / "cache"))
+    settings = {
+        "data": {"tokens": "char"},
+        "model": {"embed_dim": 4, "hidden": 4, "pretrained": "word2vec"},
+        "train": {"epochs": 1, "train_limit": 64},
+    }
+    p = SentimentParams.model_validate(settings)
+    prepared, vectors = tmp_path / "prepared", tmp_path / "vectors.txt"
+    sentiment.preprocess(p, cpu_run(), raw, prepared)
+    words = Vocab.load(prepared / "vocab.json").itos[2:12]
+    table = np.random.default_rng(0).normal(size=(11, 4)).astype(np.float32)
+    save_text(vectors, [*words, "词表里没有"], table)
+
+    def embeddings(models: Path) -> torch.Tensor:
+        return torch.load(models / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]["net.embed.weight"]
+
+    sentiment.train(p, cpu_run(), prepared, vectors, tmp_path / "models", tmp_path / "live")
+    summary = json.loads((tmp_path / "models" / "summary.json").read_text())
+    assert summary["pretrained_words"] == 10
+    # one optimiser step moves each number by about lr: the rows still point where the vectors do
+    cos = torch.nn.functional.cosine_similarity(embeddings(tmp_path / "models")[2:12], torch.from_numpy(table[:10]))
+    assert cos.min() > 0.99
+
+    none = SentimentParams.model_validate({**settings, "model": {"embed_dim": 4, "hidden": 4, "pretrained": "none"}})
+    sentiment.train(none, cpu_run(), prepared, tmp_path / "missing.txt", tmp_path / "random", tmp_path / "live2")
+    cos = torch.nn.functional.cosine_similarity(embeddings(tmp_path / "random")[2:12], torch.from_numpy(table[:10]))
+    assert cos.abs().mean() < 0.9
+
+    wrong = SentimentParams.model_validate({**settings, "model": {"embed_dim": 5, "hidden": 4, "pretrained": "word2vec"}})
+    with pytest.raises(ParamsError, match=r"sentiment\.model\.embed_dim is 5 .* 4 numbers"):
+        sentiment.train(wrong, cpu_run(), prepared, vectors, tmp_path / "m3", tmp_path / "live3")

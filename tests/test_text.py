@@ -1,10 +1,16 @@
-"""kexue.text: jieba/char tokenisation and its cache, vocabularies, padding and bucketing."""
+"""kexue.text: jieba/char tokenisation and its cache, vocabularies, padding and bucketing, word2vec's
+vectors as starting embeddings."""
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 import torch
 
+from kexue.errors import DataFormatError
+from kexue.params import ParamsError
 from kexue.text.batching import BucketBatchSampler, pad_batch
+from kexue.text.pretrained import init_embedding, read_vectors
 from kexue.text.tokenize import Tokenizer
 from kexue.text.vocab import PAD, UNK, Vocab
 
@@ -78,3 +84,36 @@ def test_near_duplicates_share_a_run_of_characters():
     assert nd.groups(texts, 1000) == [0, 1, 2, 2, 3, 4, 5]  # only texts equal after normalising
     index = nd.ChunkIndex(texts[:1], 20)
     assert index.touches("前面的字不同：实用的机器，加内存时一看背后没有能开的小盖子") and not index.touches(texts[2])
+
+
+def test_pretrained_vectors_of_the_wrong_size_name_the_key(tmp_path):
+    vocab = Vocab.build([["小猴", "小熊"]])
+    path = tmp_path / "vectors.txt"
+    path.write_text("2 3\n小猴 0.1 0.2 0.3\n狐狸 1 2 3\n", encoding="utf-8")
+    table, found = read_vectors(path, vocab, 3, "cloze.model.embed_dim")
+    assert found.tolist() == [False, False, True, False] and table[2].tolist() == pytest.approx([0.1, 0.2, 0.3])
+    with pytest.raises(ParamsError, match=r"sentiment\.model\.embed_dim is 8 .* set sentiment\.model\.embed_dim: 3"):
+        read_vectors(path, vocab, 8, "sentiment.model.embed_dim")
+    with pytest.raises(FileNotFoundError, match=r"sentiment\.model\.pretrained: none"):
+        read_vectors(tmp_path / "missing.txt", vocab, 3, "sentiment.model.embed_dim")
+    path.write_text("2 3\n小猴 0.1 0.2\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match="vectors.txt:2"):
+        read_vectors(path, vocab, 3, "cloze.model.embed_dim")
+
+
+def test_init_embedding_scales_found_vectors_to_the_random_spread_and_keeps_the_rest():
+    torch.manual_seed(0)
+    embed = torch.nn.Embedding(1000, 4, padding_idx=0)
+    before = embed.weight.detach().clone()
+    table = np.zeros((1000, 4), dtype=np.float32)
+    found = np.zeros(1000, dtype=bool)
+    found[2:500] = True
+    table[2:500] = np.random.default_rng(0).normal(0, 5.0, (498, 4))  # 5x the random init's spread
+    init_embedding(embed.weight, table, found)
+    w = embed.weight.detach()
+    assert torch.equal(w[~torch.from_numpy(found)], before[~torch.from_numpy(found)])  # pad, unk, unfound: untouched
+    scale = float(before[2:].std()) / float(table[found].std())
+    assert torch.allclose(w[2:500], torch.from_numpy(table[2:500]) * scale)  # one scale for all: directions kept
+    assert float(w[2:500].std()) == pytest.approx(float(before[2:].std()), rel=1e-3)
+    init_embedding(embed.weight, table, np.zeros(1000, dtype=bool))  # nothing found: nothing changes
+    assert torch.equal(embed.weight.detach(), w)

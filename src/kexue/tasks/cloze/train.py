@@ -7,40 +7,19 @@ import logging
 from pathlib import Path
 
 import lightning as L
-import numpy as np
-import torch
 from lightning.pytorch.callbacks import Timer
 
 from kexue.fetch import sha256_of
-from kexue.params import ParamsError, RunParams
+from kexue.params import RunParams
 from kexue.run_summary import SUMMARY, RunSummary
 from kexue.tasks.cloze.data import SPLITS, VOCAB, QuestionsDataModule
 from kexue.tasks.cloze.model import ClozeReader
 from kexue.tasks.cloze.params import ClozeParams
-from kexue.tasks.word2vec.vectors import load_text
+from kexue.text.pretrained import init_embedding, read_vectors
 from kexue.text.vocab import Vocab
 from kexue.training import build_trainer, prepare_checkpoint_dir
 
 log = logging.getLogger(__name__)
-
-
-def read_vectors(path: Path, vocab: Vocab, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """The word2vec task's vectors (its text format) for the words of `vocab`: a (len(vocab), dim)
-    float32 array and a mask of the words found."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: missing; run the word2vec-train stage first (or set cloze.model.pretrained: none)")
-    vectors = load_text(path)
-    if vectors.matrix.shape[1] != dim:
-        have = vectors.matrix.shape[1]
-        raise ParamsError(f"cloze.model.embed_dim is {dim} but the vectors in {path} have {have} numbers; "
-                          f"set cloze.model.embed_dim: {have} to start from them")
-    out = np.zeros((len(vocab), dim), dtype=np.float32)
-    found = np.zeros(len(vocab), dtype=bool)
-    for word, row in zip(vectors.words, vectors.matrix):
-        i = vocab.stoi.get(word)
-        if i is not None:
-            out[i], found[i] = row, True
-    return out, found
 
 
 def train(p: ClozeParams, run: RunParams, prepared: Path, vectors: Path, models: Path, live: Path) -> None:
@@ -65,12 +44,8 @@ def train(p: ClozeParams, run: RunParams, prepared: Path, vectors: Path, models:
     module = ClozeReader(len(vocab), p.model.model_dump(), tp.model_dump())
     extra = {}
     if p.model.pretrained == "word2vec" and resume_from is None:
-        table, found = read_vectors(vectors, vocab, p.model.embed_dim)
-        with torch.no_grad():
-            weight = module.net.embed.weight
-            # scale the vectors to the random init's spread, so both start on the same footing
-            scale = float(weight[2:].std()) / max(float(table[found].std()), 1e-8) if found.any() else 1.0
-            weight[torch.from_numpy(found)] = torch.from_numpy(table[found] * scale)
+        table, found = read_vectors(vectors, vocab, p.model.embed_dim, "cloze.model.embed_dim")
+        init_embedding(module.net.embed.weight, table, found)
         extra = {"pretrained_words": int(found.sum()), "vocab_size": len(vocab)}
         log.info("word vectors for %d of %d words from %s", found.sum(), len(vocab), vectors)
     data = QuestionsDataModule(prepared, tp.batch_size, p.evaluate.batch_size, run.seed, tp.train_limit)

@@ -1,0 +1,46 @@
+"""The word2vec task's vectors as the starting word embeddings of a text model.
+
+A vocabulary's words found in the vectors file start from their vectors, scaled to the spread of
+the embedding's random init so that found and unfound words start on the same footing; the others
+(and <pad>, <unk>) keep their random init. Used by cloze and sentiment (`model.pretrained: word2vec`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kexue.params import ParamsError
+from kexue.tasks.word2vec.vectors import load_text
+from kexue.text.vocab import Vocab
+
+
+def read_vectors(path: Path, vocab: Vocab, dim: int, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """The vectors in `path` (word2vec text format) for the words of `vocab`: a (len(vocab), dim)
+    float32 array and a mask of the words found. `key` is the params key of `dim`, for the error."""
+    task = key.split(".")[0]
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: missing; run the word2vec-train stage first (or set {task}.model.pretrained: none)")
+    vectors = load_text(path)
+    if vectors.matrix.shape[1] != dim:
+        have = vectors.matrix.shape[1]
+        raise ParamsError(f"{key} is {dim} but the vectors in {path} have {have} numbers; set {key}: {have} to start from them")
+    out = np.zeros((len(vocab), dim), dtype=np.float32)
+    found = np.zeros(len(vocab), dtype=bool)
+    for word, row in zip(vectors.words, vectors.matrix):
+        i = vocab.stoi.get(word)
+        if i is not None:
+            out[i], found[i] = row, True
+    return out, found
+
+
+@torch.no_grad()
+def init_embedding(weight: torch.Tensor, table: np.ndarray, found: np.ndarray, first_word: int = 2) -> None:
+    """Copy the found rows of `table` into `weight` (an embedding's randomly initialised weight),
+    scaled so their spread equals that of the random rows from `first_word` on (after <pad>, <unk>)."""
+    if not found.any():
+        return
+    scale = float(weight[first_word:].std()) / max(float(table[found].std()), 1e-8)
+    weight[torch.from_numpy(found)] = torch.from_numpy(table[found] * scale).to(weight.dtype)
