@@ -7,6 +7,7 @@ the embedding's random init so that found and unfound words start on the same fo
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,8 @@ import torch
 from kexue.params import ParamsError
 from kexue.tasks.word2vec.vectors import load_text
 from kexue.text.vocab import Vocab
+
+log = logging.getLogger(__name__)
 
 
 def read_vectors(path: Path, vocab: Vocab, dim: int, key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -44,3 +47,12 @@ def init_embedding(weight: torch.Tensor, table: np.ndarray, found: np.ndarray, f
         return
     scale = float(weight[first_word:].std()) / max(float(table[found].std()), 1e-8)
     weight[torch.from_numpy(found)] = torch.from_numpy(table[found] * scale).to(weight.dtype)
+
+
+def start_from_vectors(embedding: torch.nn.Embedding, path: Path, vocab: Vocab, key: str) -> dict[str, int]:
+    """Start `embedding` (one row per word of `vocab`) from the vectors in `path`; `key` is the
+    params key of the embedding size. Returns what a run summary records: words found, vocabulary size."""
+    table, found = read_vectors(path, vocab, embedding.embedding_dim, key)
+    init_embedding(embedding.weight, table, found)
+    log.info("word vectors for %d of %d words from %s", found.sum(), len(vocab), path)
+    return {"pretrained_words": int(found.sum()), "vocab_size": len(vocab)}

@@ -3,7 +3,6 @@ and a run summary."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import lightning as L
@@ -15,11 +14,9 @@ from kexue.run_summary import SUMMARY, RunSummary
 from kexue.tasks.cloze.data import SPLITS, VOCAB, QuestionsDataModule
 from kexue.tasks.cloze.model import ClozeReader
 from kexue.tasks.cloze.params import ClozeParams
-from kexue.text.pretrained import init_embedding, read_vectors
+from kexue.text.pretrained import start_from_vectors
 from kexue.text.vocab import Vocab
 from kexue.training import build_trainer, prepare_checkpoint_dir
-
-log = logging.getLogger(__name__)
 
 
 def train(p: ClozeParams, run: RunParams, prepared: Path, vectors: Path, models: Path, live: Path) -> None:
@@ -44,10 +41,7 @@ def train(p: ClozeParams, run: RunParams, prepared: Path, vectors: Path, models:
     module = ClozeReader(len(vocab), p.model.model_dump(), tp.model_dump())
     extra = {}
     if p.model.pretrained == "word2vec" and resume_from is None:
-        table, found = read_vectors(vectors, vocab, p.model.embed_dim, "cloze.model.embed_dim")
-        init_embedding(module.net.embed.weight, table, found)
-        extra = {"pretrained_words": int(found.sum()), "vocab_size": len(vocab)}
-        log.info("word vectors for %d of %d words from %s", found.sum(), len(vocab), vectors)
+        extra = start_from_vectors(module.net.embed, vectors, vocab, "cloze.model.embed_dim")
     data = QuestionsDataModule(prepared, tp.batch_size, p.evaluate.batch_size, run.seed, tp.train_limit)
     timer = Timer()
     trainer, _ = build_trainer(

@@ -24,11 +24,11 @@ from tqdm.auto import tqdm
 from kexue import files, plots
 from kexue.inference import eval_device
 from kexue.params import RunParams
+from kexue.run_summary import SUMMARY
 from kexue.tasks.sentiment.data import load_reviews, load_split
 from kexue.tasks.sentiment.model import SentimentClassifier
 from kexue.tasks.sentiment.params import SentimentParams
 from kexue.tasks.sentiment.saliency_page import ScoredReview, write_html, write_png
-from kexue.tasks.sentiment.train import SUMMARY
 
 log = logging.getLogger(__name__)
 

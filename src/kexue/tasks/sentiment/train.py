@@ -2,42 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback, Timer
 
-from kexue import files
 from kexue.fetch import sha256_of
 from kexue.params import RunParams
+from kexue.run_summary import SUMMARY, RunSummary
 from kexue.tasks.sentiment.data import SPLITS, VOCAB, ReviewsDataModule
 from kexue.tasks.sentiment.model import SentimentClassifier
 from kexue.tasks.sentiment.params import SentimentParams
-from kexue.text.pretrained import init_embedding, read_vectors
+from kexue.text.pretrained import start_from_vectors
 from kexue.text.vocab import Vocab
-from kexue.training import build_trainer, device_description, ema_callback, prepare_checkpoint_dir
-
-SUMMARY = "summary.json"
-
-log = logging.getLogger(__name__)
-
-
-class WriteSummary(Callback):
-    def __init__(self, path: Path, timer: Timer, extra: dict | None = None) -> None:
-        self.path, self.timer, self.extra = Path(path), timer, extra or {}
-
-    def on_train_end(self, trainer: L.Trainer, pl_module: SentimentClassifier) -> None:
-        if trainer.is_global_zero:
-            ckpt = trainer.checkpoint_callback
-            files.write_json(self.path, {
-                "epochs": trainer.current_epoch,
-                "steps": trainer.global_step,
-                "train_wall_time_s": round(self.timer.time_elapsed("train") + self.timer.time_elapsed("validate"), 1),
-                "device": device_description(trainer),
-                "best_val_acc": float(ckpt.best_model_score) if ckpt and ckpt.best_model_score is not None else None,
-                **self.extra,
-            })
+from kexue.training import build_trainer, ema_callback, prepare_checkpoint_dir
 
 
 def train(p: SentimentParams, run: RunParams, prepared: Path, vectors: Path, models: Path, live: Path) -> None:
@@ -62,13 +40,10 @@ def train(p: SentimentParams, run: RunParams, prepared: Path, vectors: Path, mod
     module = SentimentClassifier(len(vocab), p.model.model_dump(), tp.model_dump())
     extra = {}
     if p.model.pretrained == "word2vec" and resume_from is None:
-        table, found = read_vectors(vectors, vocab, p.model.embed_dim, "sentiment.model.embed_dim")
-        init_embedding(module.net.embed.weight, table, found)
-        extra = {"pretrained_words": int(found.sum()), "vocab_size": len(vocab)}
-        log.info("word vectors for %d of %d words from %s", found.sum(), len(vocab), vectors)
+        extra = start_from_vectors(module.net.embed, vectors, vocab, "sentiment.model.embed_dim")
     data = ReviewsDataModule(prepared, tp.batch_size, p.evaluate.batch_size, run.seed, tp.train_limit)
     timer = Timer()
-    callbacks: list[Callback] = [timer, WriteSummary(models / SUMMARY, timer, extra)]
+    callbacks: list[Callback] = [timer, RunSummary(models / SUMMARY, timer, "best_val_acc", extra)]
     if tp.ema:
         callbacks.append(ema_callback(tp.ema))
     trainer, _ = build_trainer(
