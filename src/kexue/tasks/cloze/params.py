@@ -62,7 +62,7 @@ class ModelParams(Strict):
 
 
 class TrainParams(Strict):
-    epochs: int = Field(3, ge=1)
+    epochs: int = Field(4, ge=1)
     batch_size: int = Field(64, ge=1)
     lr: float = Field(2e-3, gt=0)  # peak of a one-cycle schedule
     weight_decay: float = Field(0.0, ge=0)
