@@ -31,7 +31,7 @@ TINY = {
     },
     "sentiment": {
         "data": {"tokens": "char"},
-        "model": {"embed_dim": 16, "hidden": 16},
+        "model": {"embed_dim": 16, "hidden": 16},  # 16 = the tiny word2vec vectors' size: starts from them
         "train": {"epochs": 1, "train_limit": 1000},
         "evaluate": {"saliency_reviews": 3, "top_words": 5},
     },

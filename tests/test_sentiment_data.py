@@ -144,7 +144,7 @@ def test_ema_checkpoint_holds_the_average_and_evaluation_reads_it(raw, tmp_path,
     monkeypatch.setenv("KEXUE_CACHE", str(tmp_path / "cache"))
     p = SentimentParams.model_validate({
         "data": {"tokens": "char"},
-        "model": {"embed_dim": 8, "hidden": 8},
+        "model": {"embed_dim": 8, "hidden": 8, "pretrained": "none"},
         "train": {"epochs": 1, "train_limit": 256, "ema": 0.9},
     })
     prepared, models = tmp_path / "prepared", tmp_path / "models"
