@@ -10,6 +10,11 @@ mean and standard deviation, and the ensemble of every run in the file.
 
     PYTHONPATH=src python benchmarks/sentiment_seeds.py --seeds 1 2 3 4
     PYTHONPATH=src python benchmarks/sentiment_seeds.py --summary
+
+The committed `benchmarks/results/sentiment_seeds.jsonl` holds runs of the default before
+2026-11-28 (random 128-d word vectors); runs of other params belong in a file of their own
+(`--out benchmarks/results/sentiment_seeds_<name>.jsonl`), as the summary averages every row of one file.
+Each new row records the model params it trained with.
 """
 
 from __future__ import annotations
@@ -34,7 +39,12 @@ from kexue.tasks.sentiment.train import train
 PREPARED = Path("data/sentiment/prepared")
 COMMITTED = Path("models/sentiment")
 OUT = Path("benchmarks/results/sentiment_seeds.jsonl")
-PROBS = Path("benchmarks/results/sentiment_seeds_probs.npz")  # per-run probabilities, for the ensemble
+VECTORS = Path("data/word2vec/vectors.txt")  # read when sentiment.model.pretrained is word2vec
+
+
+def probs_file(out: Path) -> Path:
+    """Per-run probabilities beside `out`, for the ensemble."""
+    return out.with_name(f"{out.stem}_probs.npz")
 
 
 def score(models: Path, batch_size: int) -> tuple[dict[str, float], dict[str, np.ndarray]]:
@@ -48,12 +58,12 @@ def score(models: Path, batch_size: int) -> tuple[dict[str, float], dict[str, np
     return accuracy, probs
 
 
-def save_probs(name: str, probs: dict[str, np.ndarray]) -> None:
-    old = dict(np.load(PROBS)) if PROBS.exists() else {}
+def save_probs(path: Path, name: str, probs: dict[str, np.ndarray]) -> None:
+    old = dict(np.load(path)) if path.exists() else {}
     old.update({f"{name}/{k}": v for k, v in probs.items()})
-    tmp = PROBS.with_suffix(".tmp.npz")
+    tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, **old)
-    tmp.replace(PROBS)
+    tmp.replace(path)
 
 
 def run(seeds: list[int], out: Path) -> None:
@@ -61,16 +71,16 @@ def run(seeds: list[int], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     if (COMMITTED / "best.ckpt").is_file() and not any(json.loads(l)["run"] == "committed" for l in _lines(out)):
         accuracy, probs = score(COMMITTED, p.evaluate.batch_size)
-        save_probs("committed", probs)
-        _append(out, {"run": "committed", "seed": run_params.seed, **accuracy})
+        save_probs(probs_file(out), "committed", probs)
+        _append(out, {"run": "committed", "seed": run_params.seed, **accuracy, "model": p.model.model_dump()})
     for seed in seeds:
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
-            train(p, run_params.model_copy(update={"seed": seed}), PREPARED, Path(tmp) / "models", Path(tmp) / "live")
+            train(p, run_params.model_copy(update={"seed": seed}), PREPARED, VECTORS, Path(tmp) / "models", Path(tmp) / "live")
             wall = round(time.perf_counter() - start, 1)
             accuracy, probs = score(Path(tmp) / "models", p.evaluate.batch_size)
-        save_probs(f"seed{seed}", probs)
-        _append(out, {"run": f"seed{seed}", "seed": seed, **accuracy, "train_wall_time_s": wall})
+        save_probs(probs_file(out), f"seed{seed}", probs)
+        _append(out, {"run": f"seed{seed}", "seed": seed, **accuracy, "train_wall_time_s": wall, "model": p.model.model_dump()})
 
 
 def summary(out: Path) -> None:
@@ -81,7 +91,7 @@ def summary(out: Path) -> None:
         acc = [r[f"{split}_acc"] for r in rows]
         sd = statistics.stdev(acc) if len(acc) > 1 else 0.0
         print(f"{split}: mean {statistics.mean(acc):.2%}, sd {sd:.2%}, min {min(acc):.2%}, max {max(acc):.2%} over {len(acc)} runs")
-    probs = np.load(PROBS)
+    probs = np.load(probs_file(out))
     for split in ("val", "test"):
         _, y = load_split(PREPARED, split)
         mean = np.mean([probs[f"{r['run']}/{split}"] for r in rows], axis=0)
