@@ -1,8 +1,8 @@
 """The run summary a training stage leaves beside its checkpoints (`summary.json`), read by its
 evaluate stage: epochs, steps, wall time, device and the best monitored score.
 
-(fashion, gan and captcha still carry their own copies of this callback; they move here with their
-next full training, since their train stages list their own files in `deps`.)"""
+(fashion, gan, sentiment and captcha still carry their own copies of this callback; they move here
+with their next full training, since their train stages list their own files in `deps`.)"""
 
 from __future__ import annotations
 
