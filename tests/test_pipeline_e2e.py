@@ -31,8 +31,9 @@ TINY = {
     },
     "sentiment": {
         "data": {"tokens": "char"},
-        "model": {"embed_dim": 16, "hidden": 16},  # 16 = the tiny word2vec vectors' size: starts from them
+        "model": {"embed_dim": 16, "hidden": 16},  # starts from vectors learnt on the training reviews (default)
         "train": {"epochs": 1, "train_limit": 1000},
+        "vectors": {"epochs": 1},
         "evaluate": {"saliency_reviews": 3, "top_words": 5},
     },
     "captcha": {

@@ -164,6 +164,7 @@ def test_pretrained_word_vectors_start_the_embeddings(raw, tmp_path, monkeypatch
 
     from kexue.params import ParamsError
     from kexue.tasks.word2vec.vectors import save_text
+    from kexue.text.pretrained import learn_vectors, vocab_table
 
     monkeypatch.setenv("KEXUE_CACHE", str(tmp_path / "cache"))
     settings = {
@@ -196,3 +197,14 @@ def test_pretrained_word_vectors_start_the_embeddings(raw, tmp_path, monkeypatch
     wrong = SentimentParams.model_validate({**settings, "model": {"embed_dim": 5, "hidden": 4, "pretrained": "word2vec"}})
     with pytest.raises(ParamsError, match=r"sentiment\.model\.embed_dim is 5 .* 4 numbers"):
         sentiment.train(wrong, cpu_run(), prepared, vectors, tmp_path / "m3", tmp_path / "live3")
+
+    # reviews: vectors learnt on the training split's text first, the same as learn_vectors gives
+    reviews = SentimentParams.model_validate({**settings, "model": {"embed_dim": 4, "hidden": 4, "pretrained": "reviews"}})
+    sentiment.train(reviews, cpu_run(), prepared, tmp_path / "missing.txt", tmp_path / "reviews", tmp_path / "live4")
+    texts = data.load_reviews(prepared, "train")["tokens"].tolist()
+    learnt, matrix = learn_vectors(texts, 4, cpu_run().seed, **reviews.vectors.model_dump())
+    table, found = vocab_table(learnt, matrix, Vocab.load(prepared / "vocab.json"))
+    summary = json.loads((tmp_path / "reviews" / "summary.json").read_text())
+    assert summary["pretrained_words"] == found.sum() > 0.9 * (len(found) - 2)
+    cos = torch.nn.functional.cosine_similarity(embeddings(tmp_path / "reviews")[found], torch.from_numpy(table[found]))
+    assert cos.min() > 0.99

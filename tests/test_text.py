@@ -10,7 +10,7 @@ import torch
 from kexue.errors import DataFormatError
 from kexue.params import ParamsError
 from kexue.text.batching import BucketBatchSampler, pad_batch
-from kexue.text.pretrained import init_embedding, read_vectors
+from kexue.text.pretrained import init_embedding, learn_vectors, read_vectors
 from kexue.text.tokenize import Tokenizer
 from kexue.text.vocab import PAD, UNK, Vocab
 
@@ -117,3 +117,20 @@ def test_init_embedding_scales_found_vectors_to_the_random_spread_and_keeps_the_
     assert float(w[2:500].std()) == pytest.approx(float(before[2:].std()), rel=1e-3)
     init_embedding(embed.weight, table, np.zeros(1000, dtype=bool))  # nothing found: nothing changes
     assert torch.equal(embed.weight.detach(), w)
+
+
+def test_learnt_vectors_put_words_of_the_same_contexts_together_and_repeat_with_the_seed():
+    # 好 and 棒 share their contexts, as do 差 and 烂; the two pairs share none
+    rng = np.random.default_rng(0)
+    good, bad = ["质量", "服务", "价格", "屏幕"], ["房间", "早餐", "电池", "物流"]
+    sentences = [[*rng.choice(ctx, 2), str(rng.choice(pair)), *rng.choice(ctx, 2)]
+                 for ctx, pair in [(good, ["好", "棒"]), (bad, ["差", "烂"])] for _ in range(300)]
+    settings = dict(window=2, negative=5, sample=0.0, epochs=20, min_count=2)
+    words, matrix = learn_vectors(sentences, 8, seed=1, **settings)
+    assert matrix.shape == (len(words), 8) and matrix.dtype == np.float32 and set(words) == {*good, *bad, "好", "棒", "差", "烂"}
+    unit = {w: v / np.linalg.norm(v) for w, v in zip(words, matrix)}
+    assert unit["好"] @ unit["棒"] > unit["好"] @ unit["差"] + 0.3
+    assert unit["差"] @ unit["烂"] > unit["差"] @ unit["棒"] + 0.3
+    again_words, again = learn_vectors(sentences, 8, seed=1, **settings)
+    assert again_words == words and np.array_equal(again, matrix)  # one worker: the same seed, the same vectors
+    assert not np.array_equal(learn_vectors(sentences, 8, seed=2, **settings)[1], matrix)

@@ -1,13 +1,17 @@
-"""The word2vec task's vectors as the starting word embeddings of a text model.
+"""Word vectors learnt without labels as the starting word embeddings of a text model.
 
-A vocabulary's words found in the vectors file start from their vectors, scaled to the spread of
-the embedding's random init so that found and unfound words start on the same footing; the others
-(and <pad>, <unk>) keep their random init. Used by cloze and sentiment (`model.pretrained: word2vec`).
+Two sources: the word2vec task's vectors file (cloze and sentiment, `model.pretrained: word2vec`),
+or skip-gram vectors learnt here, by gensim, on the task's own training text just before the model
+trains (sentiment, `model.pretrained: reviews`). A vocabulary's words that have a vector start from
+it, scaled to the spread of the embedding's random init so that found and unfound words start on the
+same footing; the others (and <pad>, <unk>) keep their random init.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,13 +34,40 @@ def read_vectors(path: Path, vocab: Vocab, dim: int, key: str) -> tuple[np.ndarr
     if vectors.matrix.shape[1] != dim:
         have = vectors.matrix.shape[1]
         raise ParamsError(f"{key} is {dim} but the vectors in {path} have {have} numbers; set {key}: {have} to start from them")
-    out = np.zeros((len(vocab), dim), dtype=np.float32)
+    return vocab_table(vectors.words, vectors.matrix, vocab)
+
+
+def vocab_table(words: Sequence[str], matrix: np.ndarray, vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
+    """`matrix` (one row per word of `words`) reordered to `vocab`: a (len(vocab), dim) float32
+    array, zero where a vocabulary word has no vector, and the mask of the words found."""
+    out = np.zeros((len(vocab), matrix.shape[1]), dtype=np.float32)
     found = np.zeros(len(vocab), dtype=bool)
-    for word, row in zip(vectors.words, vectors.matrix):
+    for word, row in zip(words, matrix):
         i = vocab.stoi.get(word)
         if i is not None:
             out[i], found[i] = row, True
     return out, found
+
+
+def learn_vectors(
+    sentences: Sequence[Sequence[str]], dim: int, seed: int, *, window: int, negative: int, sample: float,
+    epochs: int, min_count: int,
+) -> tuple[list[str], np.ndarray]:
+    """Skip-gram vectors of size `dim` (gensim's Word2Vec, negative sampling) for the words seen at
+    least `min_count` times in `sentences`: (words, float32 matrix).
+
+    gensim rather than the word2vec task's own model: that one trains on its prepared corpus format,
+    and gensim is its reference, already a dependency. One worker thread and a fixed string hash, so
+    the same sentences and seed give the same vectors."""
+    from gensim.models import Word2Vec
+
+    from kexue.tasks.word2vec.reference import stable_hash
+
+    model = Word2Vec(
+        [list(s) for s in sentences], vector_size=dim, window=window, negative=negative, sample=sample, sg=1, hs=0,
+        min_count=min_count, epochs=epochs, workers=1, seed=seed, hashfxn=stable_hash,
+    )
+    return list(model.wv.index_to_key), model.wv.vectors.astype(np.float32)
 
 
 @torch.no_grad()
@@ -56,3 +87,17 @@ def start_from_vectors(embedding: torch.nn.Embedding, path: Path, vocab: Vocab, 
     init_embedding(embedding.weight, table, found)
     log.info("word vectors for %d of %d words from %s", found.sum(), len(vocab), path)
     return {"pretrained_words": int(found.sum()), "vocab_size": len(vocab)}
+
+
+def start_from_text(
+    embedding: torch.nn.Embedding, sentences: Sequence[Sequence[str]], vocab: Vocab, seed: int, **settings
+) -> dict[str, float]:
+    """Start `embedding` from skip-gram vectors learnt on `sentences` (`learn_vectors`, its size the
+    embedding's; `settings` are that function's keywords). Returns what a run summary records."""
+    start = time.perf_counter()
+    words, matrix = learn_vectors(sentences, embedding.embedding_dim, seed, **settings)
+    seconds = time.perf_counter() - start
+    table, found = vocab_table(words, matrix, vocab)
+    init_embedding(embedding.weight, table, found)
+    log.info("word vectors for %d of %d words learnt on %d texts in %.1f s", found.sum(), len(vocab), len(sentences), seconds)
+    return {"pretrained_words": int(found.sum()), "vocab_size": len(vocab), "vectors_wall_time_s": round(seconds, 1)}

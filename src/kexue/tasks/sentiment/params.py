@@ -39,9 +39,10 @@ class ModelParams(Strict):
     # what the classifier reads: the LSTM's final states (as in the blog), or the element-wise max
     # of its outputs over the review's words (README: the two measured side by side)
     pool: Literal["last", "max"] = "max"
-    # word2vec = start the word embeddings of the words it has from the word2vec task's vectors
-    # (novels and 1998 news; README: +0.6 points on test over three seeds); none = random init
-    pretrained: Literal["none", "word2vec"] = "word2vec"
+    # where the word embeddings start: reviews = skip-gram vectors learnt (sentiment.vectors) on the
+    # training split's reviews, before the classifier trains on them; word2vec = the word2vec task's
+    # vectors (novels and 1998 news) for the words it has; none = random init (README: all three measured)
+    pretrained: Literal["none", "word2vec", "reviews"] = "reviews"
 
 
 class TrainParams(Strict):
@@ -51,6 +52,17 @@ class TrainParams(Strict):
     weight_decay: float = Field(0.0, ge=0)
     train_limit: int = Field(0, ge=0)  # use only the first N training reviews (0 = all)
     ema: Decay = None  # EMA of the weights (Lightning's WeightAveraging) for validation and checkpoints; off = none
+
+
+class VectorParams(Strict):
+    """Skip-gram word vectors learnt on the training reviews (read while model.pretrained is
+    reviews; their size is model.embed_dim); gensim's settings of the same names."""
+
+    window: int = Field(5, ge=1)  # context words on each side
+    negative: int = Field(5, ge=1)  # noise words per context word
+    sample: float = Field(1e-3, ge=0)  # down-sampling threshold of frequent words; 0 = off
+    epochs: int = Field(10, ge=1)
+    min_count: int = Field(2, ge=1)  # words seen fewer times get no vector (they start random)
 
 
 class EvaluateParams(Strict):
@@ -63,4 +75,5 @@ class SentimentParams(Strict):
     data: DataParams = DataParams()
     model: ModelParams = ModelParams()
     train: TrainParams = TrainParams()
+    vectors: VectorParams = VectorParams()
     evaluate: EvaluateParams = EvaluateParams()

@@ -10,17 +10,18 @@ from lightning.pytorch.callbacks import Callback, Timer
 from kexue.fetch import sha256_of
 from kexue.params import RunParams
 from kexue.run_summary import SUMMARY, RunSummary
-from kexue.tasks.sentiment.data import SPLITS, VOCAB, ReviewsDataModule
+from kexue.tasks.sentiment.data import SPLITS, VOCAB, ReviewsDataModule, load_reviews
 from kexue.tasks.sentiment.model import SentimentClassifier
 from kexue.tasks.sentiment.params import SentimentParams
-from kexue.text.pretrained import start_from_vectors
+from kexue.text.pretrained import start_from_text, start_from_vectors
 from kexue.text.vocab import Vocab
 from kexue.training import build_trainer, ema_callback, prepare_checkpoint_dir
 
 
 def train(p: SentimentParams, run: RunParams, prepared: Path, vectors: Path, models: Path, live: Path) -> None:
-    """Stage 3: train the LSTM on the prepared reviews (word vectors from `vectors` when
-    sentiment.model.pretrained is word2vec); checkpoints and a summary in `models`, curves in `live`.
+    """Stage 3: train the LSTM on the prepared reviews; checkpoints and a summary in `models`, curves
+    in `live`. The word embeddings start from vectors learnt on the training reviews first
+    (sentiment.model.pretrained: reviews), from the file `vectors` (word2vec), or random (none).
 
     Rerun after a kill with the same params and data, it resumes from `models/last.ckpt`."""
     prepared, models, live = Path(prepared), Path(models), Path(live)
@@ -34,6 +35,8 @@ def train(p: SentimentParams, run: RunParams, prepared: Path, vectors: Path, mod
     }
     if p.model.pretrained == "word2vec":
         config["vectors"] = sha256_of(vectors) if Path(vectors).is_file() else None
+    elif p.model.pretrained == "reviews":
+        config["vectors"] = p.vectors.model_dump()
     resume_from = prepare_checkpoint_dir(models, config)
     L.seed_everything(run.seed, workers=True)
     vocab = Vocab.load(prepared / VOCAB)
@@ -41,6 +44,11 @@ def train(p: SentimentParams, run: RunParams, prepared: Path, vectors: Path, mod
     extra = {}
     if p.model.pretrained == "word2vec" and resume_from is None:
         extra = start_from_vectors(module.net.embed, vectors, vocab, "sentiment.model.embed_dim")
+    elif p.model.pretrained == "reviews" and resume_from is None:
+        # the training split's text, without labels (all of it, whatever train_limit): nothing of
+        # validation or test is seen
+        texts = load_reviews(prepared, "train")["tokens"].tolist()
+        extra = start_from_text(module.net.embed, texts, vocab, run.seed, **p.vectors.model_dump())
     data = ReviewsDataModule(prepared, tp.batch_size, p.evaluate.batch_size, run.seed, tp.train_limit)
     timer = Timer()
     callbacks: list[Callback] = [timer, RunSummary(models / SUMMARY, timer, "best_val_acc", extra)]
