@@ -12,7 +12,9 @@ mean and standard deviation, and the ensemble of every run in the file.
     PYTHONPATH=src python benchmarks/sentiment_seeds.py --summary
 
 The committed `benchmarks/results/sentiment_seeds.jsonl` holds runs of the default before
-2026-11-28 (random 128-d word vectors); runs of other params belong in a file of their own
+2026-11-28 (random 128-d word vectors), `sentiment_seeds_w2v.jsonl` those of the word2vec task's
+vectors, `sentiment_seeds_reviews.jsonl` those of vectors learnt on the training reviews (the
+default since then); runs of other params belong in a file of their own
 (`--out benchmarks/results/sentiment_seeds_<name>.jsonl`), as the summary averages every row of one file.
 Each new row records the model params it trained with.
 """
