@@ -32,7 +32,7 @@ TINY = {
     "sentiment": {
         "data": {"tokens": "char"},
         "model": {"embed_dim": 16, "hidden": 16},  # starts from vectors learnt on the training reviews (default)
-        "train": {"epochs": 1, "train_limit": 1000},
+        "train": {"epochs": 1, "train_limit": 1000, "ensemble": 2},
         "vectors": {"epochs": 1},
         "evaluate": {"saliency_reviews": 3, "top_words": 5},
     },
@@ -120,7 +120,8 @@ def test_repro_status_params_metrics_and_experiments(repo):
     assert w2v["words_per_s"] > 0 and w2v["gensim_words_per_s"] > 0 and 0 <= w2v["neighbour_overlap"] <= 1
     assert (root / "data/word2vec/vectors.txt").is_file() and (root / "metrics/word2vec/eval/pca.png").is_file()
     assert json.loads((root / "metrics/captcha.json").read_text())["test_images"] == 200
-    assert json.loads((root / "metrics/sentiment.json").read_text())["test_reviews"] > 1000
+    senti = json.loads((root / "metrics/sentiment.json").read_text())
+    assert senti["test_reviews"] > 1000 and senti["ensemble"] == 2 and len(senti["member_best_val_acc"]) == 2
     assert (root / "metrics/sentiment/eval/saliency.html").is_file()
     assert json.loads((root / "metrics/cws.json").read_text())["pku_ours"]["gold_words"] == 104372
     cloze = json.loads((root / "metrics/cloze.json").read_text())

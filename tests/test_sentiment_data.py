@@ -145,7 +145,7 @@ def test_ema_checkpoint_holds_the_average_and_evaluation_reads_it(raw, tmp_path,
     p = SentimentParams.model_validate({
         "data": {"tokens": "char"},
         "model": {"embed_dim": 8, "hidden": 8, "pretrained": "none"},
-        "train": {"epochs": 1, "train_limit": 256, "ema": 0.9},
+        "train": {"epochs": 1, "train_limit": 256, "ema": 0.9, "ensemble": 1},
     })
     prepared, models = tmp_path / "prepared", tmp_path / "models"
     sentiment.preprocess(p, cpu_run(), raw, prepared)
@@ -170,7 +170,7 @@ def test_pretrained_word_vectors_start_the_embeddings(raw, tmp_path, monkeypatch
     settings = {
         "data": {"tokens": "char"},
         "model": {"embed_dim": 4, "hidden": 4, "pretrained": "word2vec"},
-        "train": {"epochs": 1, "train_limit": 64},
+        "train": {"epochs": 1, "train_limit": 64, "ensemble": 1},
     }
     p = SentimentParams.model_validate(settings)
     prepared, vectors = tmp_path / "prepared", tmp_path / "vectors.txt"
@@ -208,3 +208,51 @@ def test_pretrained_word_vectors_start_the_embeddings(raw, tmp_path, monkeypatch
     assert summary["pretrained_words"] == found.sum() > 0.9 * (len(found) - 2)
     cos = torch.nn.functional.cosine_similarity(embeddings(tmp_path / "reviews")[found], torch.from_numpy(table[found]))
     assert cos.min() > 0.99
+
+
+def test_ensemble_trains_its_members_keeps_them_when_it_grows_and_averages_them(raw, tmp_path, monkeypatch):
+    import torch
+
+    from kexue.tasks.sentiment.evaluate import load_model
+    from kexue.tasks.sentiment.predict import predict
+
+    monkeypatch.setenv("KEXUE_CACHE", str(tmp_path / "cache"))
+    settings = {
+        "data": {"tokens": "char"},
+        "model": {"embed_dim": 8, "hidden": 8, "pretrained": "none"},
+        "train": {"epochs": 1, "train_limit": 128, "ensemble": 2},
+    }
+    p = SentimentParams.model_validate(settings)
+    prepared, models, live = tmp_path / "prepared", tmp_path / "models", tmp_path / "live"
+    sentiment.preprocess(p, cpu_run(), raw, prepared)
+    sentiment.train(p, cpu_run(), prepared, tmp_path / "no-vectors.txt", models, live)
+    # member 0 where a single model lives, member 1 (seed 0 + 1) beside it, each with its own curves
+    assert (models / "best.ckpt").is_file() and (models / "seed1" / "best.ckpt").is_file()
+    assert (live / "seed1" / "metrics.json").is_file()
+    first = {f: f.stat().st_mtime_ns for f in [models / "best.ckpt", models / "seed1" / "best.ckpt"]}
+
+    grown = SentimentParams.model_validate({**settings, "train": {**settings["train"], "ensemble": 3}})
+    sentiment.train(grown, cpu_run(), prepared, tmp_path / "no-vectors.txt", models, live)
+    assert {f: f.stat().st_mtime_ns for f in first} == first  # trained members kept, not retrained
+    assert (models / "seed2" / "best.ckpt").is_file()
+
+    ensemble = load_model(models, torch.device("cpu"), 3, 0)
+    seqs, _ = data.load_split(prepared, "val")
+    members = torch.stack([m.probability(seqs[:50]) for m in ensemble.members])
+    assert not torch.allclose(members[0], members[1])  # different seeds, different models
+    assert torch.allclose(ensemble.probability(seqs[:50]), members.mean(dim=0))
+    full, sal = ensemble.saliency(seqs[0])
+    assert full == pytest.approx(float(members[:, 0].mean()), abs=1e-6)
+    # saliency is linear in P: the ensemble's is the members' mean
+    each = torch.tensor([m.saliency(seqs[0])[1] for m in ensemble.members])
+    assert torch.allclose(torch.tensor(sal), each.mean(dim=0), atol=1e-6)
+
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(json.dumps({"seed": 0, "sentiment": grown.model_dump()}))
+    assert 0 <= predict("这家酒店的服务太差了", models, prepared, params_file).probability <= 1
+
+    with pytest.raises(FileNotFoundError, match=r"seed3/best\.ckpt.*ensemble is 4"):
+        load_model(models, torch.device("cpu"), 4, 0)
+    one = SentimentParams.model_validate({**settings, "train": {**settings["train"], "ensemble": 1}})
+    sentiment.train(one, cpu_run(), prepared, tmp_path / "no-vectors.txt", models, live)
+    assert not list(models.glob("seed*")) and not list(live.glob("seed*"))  # no stale members left

@@ -106,6 +106,55 @@ def test_both_poolings_read_only_the_true_length(pool):
         assert torch.allclose(module(noisy, lengths), both, atol=1e-6)
 
 
+@pytest.mark.parametrize(("pool", "bidirectional", "layers"), [("max", True, 1), ("last", True, 1), ("last", False, 2), ("max", True, 2)])
+def test_same_logits_as_torch_lstm_on_packed_sequences(pool, bidirectional, layers):
+    """The classifier runs its LSTMs on right-padded batches (nn/birnn.py); given the same weights,
+    nn.LSTM on packed sequences (the reference for variable lengths) gives the same logits."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    torch.manual_seed(0)
+    p = SentimentParams.model_validate({"model": {"embed_dim": 8, "hidden": 6, "pool": pool, "layers": layers,
+                                                  "bidirectional": bidirectional}})
+    module = SentimentClassifier(20, p.model.model_dump(), p.train.model_dump()).eval()
+    ref = torch.nn.LSTM(8, 6, layers, batch_first=True, bidirectional=bidirectional)
+    with torch.no_grad():
+        for k, rnn in enumerate(module.net.rnns):
+            parts = [(rnn.fwd, ""), (rnn.bwd, "_reverse")] if bidirectional else [(rnn, "")]
+            for one, suffix in parts:
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    getattr(ref, f"{name}_l{k}{suffix}").copy_(getattr(one, f"{name}_l0"))
+    seqs = [[5, 6, GOOD, 7], list(range(4, 20)), [BAD], [9, 8, 7, 6, 5, 4, 3]]
+    ids, lengths = pad_batch(seqs)
+    with torch.no_grad():
+        packed = pack_padded_sequence(module.net.embed(ids), lengths, batch_first=True, enforce_sorted=False)
+        out, (h, _) = ref(packed)
+        if pool == "max":
+            features = pad_packed_sequence(out, batch_first=True, padding_value=-1e4)[0].max(dim=1).values
+        else:
+            features = torch.cat([h[-2], h[-1]], dim=1) if bidirectional else h[-1]
+        assert torch.allclose(module(ids, lengths), module.net.fc(features).squeeze(1), atol=1e-5)
+
+
+def test_word_dropout_reads_words_as_unknown_while_training_only():
+    torch.manual_seed(0)
+    p = SentimentParams.model_validate({"model": {"embed_dim": 8, "hidden": 8, "word_dropout": 0.3}})
+    module = SentimentClassifier(20, p.model.model_dump(), p.train.model_dump())
+    seen = []
+    module.net.embed.register_forward_hook(lambda _m, args, _out: seen.append(args[0].clone()))
+    seqs = [list(range(4, 20)) * 20, [5, 6, 7]]
+    ids, lengths = pad_batch(seqs)
+    module.train()
+    module(ids, lengths)
+    module.eval()
+    module(ids, lengths)
+    trained, evaluated = seen
+    assert torch.equal(evaluated, ids)  # evaluation reads every word
+    changed = trained != ids
+    assert torch.all(trained[changed] == 1)  # to <unk>
+    assert not changed[ids == 0].any()  # padding stays padding
+    assert 0.25 < changed[ids != 0].float().mean() < 0.35
+
+
 @pytest.mark.parametrize(("text", "message"), [("", "empty review"), ("   ", "empty review"),
                                                 ("great hotel, 5 stars", "no Chinese characters")])
 def test_predict_rejects_what_it_cannot_read(text, message, capsys, tmp_path):

@@ -1,5 +1,6 @@
-"""Stage 4: the best checkpoint on the test reviews -> accuracy, precision/recall/F1, ROC, and the
-saliency page (which words decided), plus the words that push hardest either way."""
+"""Stage 4: the best checkpoint (of each ensemble member, averaged) on the test reviews -> accuracy,
+precision/recall/F1, ROC, and the saliency page (which words decided), plus the words that push
+hardest either way."""
 
 from __future__ import annotations
 
@@ -26,20 +27,32 @@ from kexue.inference import eval_device
 from kexue.params import RunParams
 from kexue.run_summary import SUMMARY
 from kexue.tasks.sentiment.data import load_reviews, load_split
-from kexue.tasks.sentiment.model import SentimentClassifier
+from kexue.tasks.sentiment.model import Ensemble, SentimentClassifier
 from kexue.tasks.sentiment.params import SentimentParams
 from kexue.tasks.sentiment.saliency_page import ScoredReview, write_html, write_png
+from kexue.tasks.sentiment.train import member_dir
 
 log = logging.getLogger(__name__)
 
 MIN_WORD_COUNT = 5  # a word needs this many test occurrences to enter the top-words lists
 
 
-def load_model(models: Path, device: torch.device) -> SentimentClassifier:
-    ckpt = Path(models) / "best.ckpt"
-    if not ckpt.is_file():
-        raise FileNotFoundError(f"{ckpt}: no checkpoint; run the sentiment-train stage first")
-    return SentimentClassifier.load_from_checkpoint(ckpt, map_location="cpu").eval().to(device)
+def load_model(models: Path, device: torch.device, ensemble: int = 1, seed: int = 0) -> Ensemble:
+    """The trained model: the best checkpoint of each of the `ensemble` members that
+    sentiment-train wrote into `models` (seeds `seed`, `seed` + 1, ...), read as one."""
+    members = []
+    for k in range(ensemble):
+        ckpt = member_dir(Path(models), k, seed + k) / "best.ckpt"
+        if not ckpt.is_file():
+            raise FileNotFoundError(f"{ckpt}: no checkpoint; run the sentiment-train stage first"
+                                    + (f" (sentiment.train.ensemble is {ensemble})" if ensemble > 1 else ""))
+        members.append(SentimentClassifier.load_from_checkpoint(ckpt, map_location="cpu"))
+    return Ensemble(members).eval().to(device)
+
+
+def _summaries(models: Path, ensemble: int, seed: int) -> list[dict]:
+    paths = [member_dir(models, k, seed + k) / SUMMARY for k in range(ensemble)]
+    return [json.loads(f.read_text()) if f.is_file() else {} for f in paths]
 
 
 def evaluate(p: SentimentParams, run: RunParams, prepared: Path, models: Path, live: Path, metrics: Path, plots_dir: Path) -> None:
@@ -48,13 +61,17 @@ def evaluate(p: SentimentParams, run: RunParams, prepared: Path, models: Path, l
     start = time.perf_counter()
     plots.cjk_font()  # no font for the Chinese PNG pages: say so now, before any output is written
     device = eval_device(run)
-    module = load_model(models, device)
+    ensemble = p.train.ensemble
+    module = load_model(models, device, ensemble, run.seed)
+    val_seqs, val_y = load_split(prepared, "val")
+    val_prob = module.probability(val_seqs, p.evaluate.batch_size)
     seqs, y = load_split(prepared, "test")
     reviews = load_reviews(prepared, "test")
     target = torch.from_numpy(y)
     prob = module.probability(seqs, p.evaluate.batch_size)
     fpr, tpr, _ = binary_roc(prob, target)
-    summary = json.loads((models / SUMMARY).read_text()) if (models / SUMMARY).is_file() else {}
+    summaries = _summaries(models, ensemble, run.seed)
+    summary = summaries[0]
 
     scored, totals = [], defaultdict(lambda: [0.0, 0])
     for i in tqdm(range(len(seqs)), desc="saliency", unit="review"):
@@ -80,13 +97,19 @@ def evaluate(p: SentimentParams, run: RunParams, prepared: Path, models: Path, l
         "test_loss": round(float(torch.nn.functional.binary_cross_entropy(prob.clamp(1e-7, 1 - 1e-7), target.float())), 5),
         "test_reviews": len(y),
         "params": sum(t.numel() for t in module.parameters()),
+        # the model evaluated (the ensemble's mean when ensemble > 1) on the validation reviews
+        "val_acc": round(float(binary_accuracy(val_prob, torch.from_numpy(val_y))), 5),
+        "ensemble": ensemble,
         "epochs": summary.get("epochs"),
+        # the first member's best validation score while training (the checkpoint it keeps)
         "best_val_acc": summary.get("best_val_acc"),
-        "train_wall_time_s": summary.get("train_wall_time_s"),
+        "train_wall_time_s": round(sum(s.get("train_wall_time_s") or 0 for s in summaries), 1),
         "train_device": summary.get("device"),
         "eval_wall_time_s": round(time.perf_counter() - start, 2),
         "eval_device": str(device),
     }
+    if ensemble > 1:
+        result["member_best_val_acc"] = [s.get("best_val_acc") for s in summaries]
     files.write_csv(pd.DataFrame({"fpr": fpr.numpy(), "tpr": tpr.numpy()}), plots_dir / "roc.csv")
     files.write_csv(top, plots_dir / "top_words.csv")
     plots.roc_png(fpr.numpy(), tpr.numpy(), plots_dir / "roc.png", f"test ROC, AUC {result['test_auc']:.4f}")

@@ -36,6 +36,9 @@ class ModelParams(Strict):
     layers: int = Field(1, ge=1)
     bidirectional: bool = True
     dropout: float = Field(0.3, ge=0, lt=1)  # on the embeddings and before the classifier; 0 = off
+    # while training, each word of a review is read as <unk> with this probability (word dropout:
+    # the model cannot lean on a few words); 0 = off
+    word_dropout: float = Field(0.0, ge=0, lt=1)
     # what the classifier reads: the LSTM's final states (as in the blog), or the element-wise max
     # of its outputs over the review's words (README: the two measured side by side)
     pool: Literal["last", "max"] = "max"
@@ -52,6 +55,9 @@ class TrainParams(Strict):
     weight_decay: float = Field(0.0, ge=0)
     train_limit: int = Field(0, ge=0)  # use only the first N training reviews (0 = all)
     ema: Decay = None  # EMA of the weights (Lightning's WeightAveraging) for validation and checkpoints; off = none
+    # separately trained models (seeds seed, seed + 1, ...) whose probabilities evaluate and predict
+    # average; 1 = one model (README: measured)
+    ensemble: int = Field(3, ge=1)
 
 
 class VectorParams(Strict):

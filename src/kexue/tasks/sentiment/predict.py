@@ -41,13 +41,13 @@ def predict(text: str, models: Path, prepared: Path, params: Path = Path("params
         raise InputError("empty review: give the text of a Chinese review")
     if not HAN.search(text):
         raise InputError(f"no Chinese characters in {text[:40]!r}: the model reads Chinese reviews only")
-    _, p = load(params, "sentiment", SentimentParams, known_tasks=TASKS)
+    run, p = load(params, "sentiment", SentimentParams, known_tasks=TASKS)
     vocab_path = Path(prepared) / VOCAB
     if not vocab_path.is_file():
         raise FileNotFoundError(f"{vocab_path}: missing; run the sentiment-preprocess stage first")
     vocab = Vocab.load(vocab_path)
     tokens = Tokenizer(p.data.tokens, cache=False)(text)[: p.data.max_len]
-    module = load_model(models, torch.device("cpu"))
+    module = load_model(models, torch.device("cpu"), p.train.ensemble, run.seed)
     probability, saliency = module.saliency(vocab.encode(tokens))
     return Prediction("positive" if probability >= 0.5 else "negative", probability, list(zip(tokens, saliency)))
 

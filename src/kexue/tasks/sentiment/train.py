@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
 from pathlib import Path
 
 import lightning as L
@@ -17,20 +19,43 @@ from kexue.text.pretrained import start_from_text, start_from_vectors
 from kexue.text.vocab import Vocab
 from kexue.training import build_trainer, ema_callback, prepare_checkpoint_dir
 
+log = logging.getLogger(__name__)
+
+
+def member_dir(root: Path, k: int, seed: int) -> Path:
+    """Where ensemble member k (trained with `seed`) keeps its files: the first in `root` itself
+    (so one model is laid out as it always was), the others in `root/seed<seed>`."""
+    return Path(root) if k == 0 else Path(root) / f"seed{seed}"
+
 
 def train(p: SentimentParams, run: RunParams, prepared: Path, vectors: Path, models: Path, live: Path) -> None:
     """Stage 3: train the LSTM on the prepared reviews; checkpoints and a summary in `models`, curves
     in `live`. The word embeddings start from vectors learnt on the training reviews first
     (sentiment.model.pretrained: reviews), from the file `vectors` (word2vec), or random (none).
+    With sentiment.train.ensemble = n, n models are trained one after another with seeds seed,
+    seed + 1, ... (`member_dir`); evaluate averages them.
 
-    Rerun after a kill with the same params and data, it resumes from `models/last.ckpt`."""
+    Rerun after a kill with the same params and data, it resumes from the `last.ckpt` of the member
+    it was training; members already trained are kept (also when only `ensemble` grew)."""
     prepared, models, live = Path(prepared), Path(models), Path(live)
+    for k in range(p.train.ensemble):
+        seed = run.seed + k
+        _train_one(p, run.model_copy(update={"seed": seed}), prepared, vectors, member_dir(models, k, seed), member_dir(live, k, seed))
+    # members of a larger ensemble trained before: not part of this model
+    for stale in [*models.glob("seed*"), *live.glob("seed*")]:
+        if stale.is_dir() and stale.name not in {f"seed{run.seed + k}" for k in range(1, p.train.ensemble)}:
+            shutil.rmtree(stale)
+
+
+def _train_one(p: SentimentParams, run: RunParams, prepared: Path, vectors: Path, models: Path, live: Path) -> None:
+    """One model, seeded with `run.seed`, into `models` and `live`."""
     tp = p.train
     config = {
         "seed": run.seed,
         "trainer": run.trainer.model_dump(),
         "model": p.model.model_dump(),
-        "train": tp.model_dump(),
+        # the ensemble's size is not this member's business: growing it keeps the members trained
+        "train": tp.model_dump(exclude={"ensemble"}),
         "data": {f: sha256_of(prepared / f) for f in [*(f"{s}.npz" for s in SPLITS), VOCAB] if (prepared / f).exists()},
     }
     if p.model.pretrained == "word2vec":
@@ -38,6 +63,10 @@ def train(p: SentimentParams, run: RunParams, prepared: Path, vectors: Path, mod
     elif p.model.pretrained == "reviews":
         config["vectors"] = p.vectors.model_dump()
     resume_from = prepare_checkpoint_dir(models, config)
+    if resume_from is not None and (models / SUMMARY).is_file():
+        # the summary is written when training ends, and a folder of other params is emptied first
+        log.info("%s: trained already with these params", models)
+        return
     L.seed_everything(run.seed, workers=True)
     vocab = Vocab.load(prepared / VOCAB)
     module = SentimentClassifier(len(vocab), p.model.model_dump(), tp.model_dump())
