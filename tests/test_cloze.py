@@ -210,14 +210,15 @@ def test_anonymized_words_are_answer_like_seeded_and_follow_the_fraction():
     assert all(h <= e for h, e in zip(half, every)) and half != every
 
 
-def test_masked_positions_are_never_picked():
+@pytest.mark.parametrize("hops", [1, 2])
+def test_masked_positions_are_never_picked(hops):
     torch.manual_seed(0)
     vocab = Vocab.build([[w for s in STORY for w in s.split()]])
     a = encode(_questions(), vocab, ["什么", "谁"])
     data = Questions(a)
     batch = collate([data[i] for i in range(len(data))])
     assert (batch["cand"][batch["doc"] == 0] == -1).all()  # padding is never a candidate
-    model = ClozeReader(len(vocab), ModelParams(embed_dim=8, hidden=8).model_dump(), TrainParams().model_dump()).eval()
+    model = ClozeReader(len(vocab), ModelParams(embed_dim=8, hidden=8, hops=hops).model_dump(), TrainParams().model_dump()).eval()
     with torch.no_grad():
         # a huge weight on the pad row would make padding win if it were not masked
         model.net.embed.weight[0] = 0
@@ -234,11 +235,13 @@ def test_masked_positions_are_never_picked():
     assert ll[2] < -1000 and (ll[:2] <= 0).all()  # an answer not in the document has probability ~0
 
 
-def test_a_training_step_lowers_the_loss():
+@pytest.mark.parametrize("hops", [1, 2])
+def test_a_training_step_lowers_the_loss(hops):
     torch.manual_seed(0)
     vocab = Vocab.build([[w for s in STORY for w in s.split()]])
     batch = collate([Questions(encode(_questions()[:2], vocab, ["什么"]))[i] for i in range(2)])
-    model = ClozeReader(len(vocab), ModelParams(embed_dim=16, hidden=16, dropout=0).model_dump(), TrainParams().model_dump())
+    mp = ModelParams(embed_dim=16, hidden=16, dropout=0, hops=hops)
+    model = ClozeReader(len(vocab), mp.model_dump(), TrainParams().model_dump())
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
     for _ in range(10):
@@ -248,6 +251,29 @@ def test_a_training_step_lowers_the_loss():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0] * 0.5
+
+
+def test_gated_attention_layers_ignore_query_padding_and_hops_1_is_the_plain_reader():
+    torch.manual_seed(0)
+    vocab = Vocab.build([[w for s in STORY for w in s.split()]])
+    batch = collate([Questions(encode(_questions(), vocab, ["什么", "谁"]))[i] for i in range(3)])
+    n, tq = batch["query"].shape
+    padded = dict(batch, query=torch.cat([batch["query"], torch.zeros(n, 3, dtype=batch["query"].dtype)], 1))
+    plain = ClozeReader(len(vocab), ModelParams(embed_dim=8, hidden=8).model_dump(), TrainParams().model_dump())
+    assert not any(n.startswith("net.gates") for n, _ in plain.named_parameters())
+    model = ClozeReader(len(vocab), ModelParams(embed_dim=8, hidden=8, hops=3).model_dump(), TrainParams().model_dump()).eval()
+    assert len(model.net.gates) == 2
+    with torch.no_grad():
+        scores = model(batch)
+        assert torch.allclose(model(padded), scores, atol=1e-5)  # three more pad columns change nothing
+        pad = torch.arange(tq + 3).unsqueeze(0) >= batch["q_len"].unsqueeze(1)
+        other = dict(padded, query=padded["query"].masked_fill(pad, 5))  # real words where the padding is
+        assert torch.allclose(model(other), scores, atol=1e-5)
+        real = batch["query"].clone()
+        real[0, 0] = 5 if real[0, 0] != 5 else 6
+        assert not torch.allclose(model(dict(batch, query=real)), scores, atol=1e-5)  # a real word does count
+    with pytest.raises(ValidationError, match="hops"):
+        ModelParams(hops=0)
 
 
 def test_accuracy_and_baseline_on_hand_made_predictions():

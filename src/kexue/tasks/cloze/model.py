@@ -10,6 +10,11 @@ join them, read in the context of the whole story (zeros where it does not, as i
 LSTM states against the blank's, through a bilinear form); a softmax over the positions that may
 be answers (not padding, punctuation or the blank) and the probabilities of the positions of the
 same word summed give P(word). Training maximises P(right word).
+
+`model.hops: K > 1` puts K - 1 gated-attention layers (Dhingra et al. 2017, "Gated-Attention
+Readers for Text Comprehension") in front: each runs its own document and query BiLSTMs, lets
+every document position attend over the query's states and multiplies its own state by what it
+attended to; the next layer reads those products. The last layer is the reader above.
 """
 
 from __future__ import annotations
@@ -25,21 +30,52 @@ from kexue.tasks.cloze.params import ModelParams, TrainParams
 NEG = -1e4  # a score no real position reaches: masked positions get ~0 probability, even in bf16
 
 
+class GatedAttention(nn.Module):
+    """One gated-attention layer: (N, T, in) document, (N, Tq, E) query -> (N, T, 2H), each document
+    state times the query states it attends to (softmax over the real query positions)."""
+
+    def __init__(self, doc_in: int, query_in: int, hidden: int) -> None:
+        super().__init__()
+        self.doc_rnn = BiLSTM(doc_in, hidden)
+        self.query_rnn = BiLSTM(query_in, hidden)
+
+    def forward(self, doc, doc_len, query, q_len) -> torch.Tensor:
+        d = self.doc_rnn(doc, doc_len)  # (N, T, 2H)
+        q = self.query_rnn(query, q_len)  # (N, Tq, 2H)
+        pad = torch.arange(q.shape[1], device=q.device).unsqueeze(0) >= q_len.to(q.device).unsqueeze(1)
+        att = torch.einsum("nth,nsh->nts", d, q).masked_fill(pad.unsqueeze(1), NEG).softmax(-1)
+        return d * torch.einsum("nts,nsh->nth", att, q)
+
+
 class AttentionSumReader(nn.Module):
     def __init__(self, vocab_size: int, mp: ModelParams) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, mp.embed_dim, padding_idx=0)
         self.dropout = nn.Dropout(mp.dropout)
-        self.doc_rnn = BiLSTM(mp.embed_dim + 1, mp.hidden)
+        last_in = mp.embed_dim + 1 if mp.hops == 1 else 2 * mp.hidden + 1
+        self.doc_rnn = BiLSTM(last_in, mp.hidden)
         self.query_rnn = BiLSTM(mp.embed_dim, mp.hidden)
         self.bilinear = nn.Linear(4 * mp.hidden, 2 * mp.hidden, bias=False)
+        # made after the reader's own layers, so that hops: 1 draws the same initial weights as before
+        self.gates = nn.ModuleList(
+            GatedAttention(mp.embed_dim + 1 if k == 0 else 2 * mp.hidden, mp.embed_dim, mp.hidden)
+            for k in range(mp.hops - 1)
+        )
 
     def forward(self, b: dict[str, torch.Tensor]) -> torch.Tensor:
         """(N, T) scores of the document positions; positions that cannot be answers get NEG."""
         doc = self.dropout(self.embed(b["doc"]))
-        doc = torch.cat([doc, b["inq"].unsqueeze(-1).to(doc.dtype)], dim=-1)
+        inq = b["inq"].unsqueeze(-1).to(doc.dtype)
+        doc = torch.cat([doc, inq], dim=-1)
+        query = self.dropout(self.embed(b["query"])) if self.gates else None
+        for gate in self.gates:
+            doc = self.dropout(gate(doc, b["doc_len"], query, b["q_len"]))
+        if self.gates:
+            doc = torch.cat([doc, inq], dim=-1)
         d = self.doc_rnn(doc, b["doc_len"])  # (N, T, 2H)
-        q = self.query_rnn(self.dropout(self.embed(b["query"])), b["q_len"])  # (N, Tq, 2H)
+        if query is None:  # hops: 1 draws its dropout masks in the order it always did
+            query = self.dropout(self.embed(b["query"]))
+        q = self.query_rnn(query, b["q_len"])  # (N, Tq, 2H)
         rows = torch.arange(len(q), device=q.device)
         at_blank = q[rows, b["blank"]]  # (N, 2H)
         in_doc = d[rows, b["doc_blank"].clamp(min=0)] * (b["doc_blank"] >= 0).unsqueeze(1)  # (N, 2H)

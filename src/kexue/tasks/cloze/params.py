@@ -59,6 +59,10 @@ class ModelParams(Strict):
     dropout: float = Field(0.2, ge=0, lt=1)
     # initial word vectors: random, or the word2vec task's vectors (data/word2vec/vectors.txt) where a word has one
     pretrained: Literal["none", "word2vec"] = "word2vec"
+    # reading layers: 1 = the attention-sum reader; K > 1 puts K - 1 gated-attention layers before it
+    # (Dhingra et al. 2017): each reads the document with its own BiLSTMs and multiplies every document
+    # state by the query states it attends to, so later layers read the document in the query's light
+    hops: int = Field(1, ge=1)
 
 
 class TrainParams(Strict):
