@@ -259,7 +259,7 @@ def test_gated_attention_layers_ignore_query_padding_and_hops_1_is_the_plain_rea
     batch = collate([Questions(encode(_questions(), vocab, ["什么", "谁"]))[i] for i in range(3)])
     n, tq = batch["query"].shape
     padded = dict(batch, query=torch.cat([batch["query"], torch.zeros(n, 3, dtype=batch["query"].dtype)], 1))
-    plain = ClozeReader(len(vocab), ModelParams(embed_dim=8, hidden=8).model_dump(), TrainParams().model_dump())
+    plain = ClozeReader(len(vocab), ModelParams(embed_dim=8, hidden=8, hops=1).model_dump(), TrainParams().model_dump())
     assert not any(n.startswith("net.gates") for n, _ in plain.named_parameters())
     model = ClozeReader(len(vocab), ModelParams(embed_dim=8, hidden=8, hops=3).model_dump(), TrainParams().model_dump()).eval()
     assert len(model.net.gates) == 2

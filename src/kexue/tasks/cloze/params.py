@@ -62,11 +62,11 @@ class ModelParams(Strict):
     # reading layers: 1 = the attention-sum reader; K > 1 puts K - 1 gated-attention layers before it
     # (Dhingra et al. 2017): each reads the document with its own BiLSTMs and multiplies every document
     # state by the query states it attends to, so later layers read the document in the query's light
-    hops: int = Field(1, ge=1)
+    hops: int = Field(2, ge=1)
 
 
 class TrainParams(Strict):
-    epochs: int = Field(4, ge=1)
+    epochs: int = Field(2, ge=1)
     batch_size: int = Field(64, ge=1)
     lr: float = Field(2e-3, gt=0)  # peak of a one-cycle schedule
     weight_decay: float = Field(0.0, ge=0)
