@@ -52,6 +52,18 @@ class TrainerParams(Strict):
     progress_bar: bool = True
 
 
+class SkipGramParams(Strict):
+    """Skip-gram word vectors learnt by gensim on a task's own training text before its model trains
+    (`kexue.text.pretrained.start_from_text`; their size is the task's model.embed_dim); gensim's
+    settings of the same names."""
+
+    window: int = Field(5, ge=1)  # context words on each side
+    negative: int = Field(5, ge=1)  # noise words per context word
+    sample: float = Field(1e-3, ge=0)  # down-sampling threshold of frequent words; 0 = off
+    epochs: int = Field(10, ge=1)
+    min_count: int = Field(2, ge=1)  # words seen fewer times get no vector (they start random)
+
+
 class RunParams(Strict):
     seed: int = 42
     profile: Literal["full", "quick"] = "full"

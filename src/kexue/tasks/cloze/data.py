@@ -7,7 +7,9 @@ checked against its sha256.
 preprocess: the texts -> documents (fairy tales as they are; news and novels cut into documents of
 at most `doc_max_tokens` words) -> documents that share a sentence with an evaluation document are
 dropped -> generated questions (generate.py) -> a seeded split by document into train and val ->
-a vocabulary from the training documents -> `train.npz`, `val.npz`, `vocab.json`, `stats.json`, and
+a vocabulary from the training documents -> `train.npz`, `val.npz`, `vocab.json`, `stats.json`, the
+training documents themselves for the passage reader and for learning word vectors (`passages.npz`,
+passages.py), and
 a sample of the generated questions in the official format (`sample.doc_query`, `sample.answer`)
 for people to read.
 """
@@ -30,6 +32,7 @@ from kexue.params import RunParams
 from kexue.tasks.cloze.cmrc import BLANK, Question, read_cft_documents, read_questions, write_questions
 from kexue.tasks.cloze.generate import PartOfSpeech, chunk_documents, make_questions
 from kexue.tasks.cloze.params import ClozeParams
+from kexue.tasks.cloze.passages import PASSAGES, PassageBatches, Passages, encode_documents
 from kexue.tasks.word2vec import data as w2v_data
 from kexue.tasks.word2vec.data import is_punctuation
 from kexue.text.tokenize import Tokenizer
@@ -156,6 +159,12 @@ def preprocess(p: ClozeParams, run: RunParams, raw: Path, prepared: Path) -> Non
         placeholder_answers[split] = sum(q.answer not in vocab.stoi or q.answer in h for q, h in zip(questions[split], hidden))
         files.save_npz(prepared / f"{split}.npz", **encode(questions[split], vocab, p.data.question_words, hidden))
     vocab.save(prepared / VOCAB)
+    allowed = set(g.answer_pos)
+    passages = encode_documents(train_docs, vocab, lambda w: pos(w) in allowed, placeholder_ids(vocab),
+                                min_other_occurrences=g.min_other_occurrences,
+                                unblanked_fraction=g.unblanked_fraction, anonymize=p.data.anonymize,
+                                occurrence_power=g.occurrence_power)
+    files.save_npz(prepared / f"{PASSAGES}.npz", **passages)
     write_questions(questions["train"][:50], prepared / "sample.doc_query", prepared / "sample.answer")
     stats.update(
         train_questions=len(questions["train"]),
@@ -164,6 +173,7 @@ def preprocess(p: ClozeParams, run: RunParams, raw: Path, prepared: Path) -> Non
         eval_sentences_in_training_text=leaked,
         vocab_size=len(vocab),
         train_answers_read_as_placeholders=placeholder_answers["train"],
+        train_passages=len(passages["doc_off"]) - 1,
     )
     files.write_json(prepared / STATS, stats)
     log.info("cloze data: %d training and %d validation questions, vocabulary %d",
@@ -287,6 +297,7 @@ def encode(questions: list[Question], vocab: Vocab, question_words: list[str],
 
 
 def load_split(prepared: Path, split: str) -> dict[str, np.ndarray]:
+    """The arrays of `prepared/<split>.npz` (split: train, val, or passages)."""
     path = Path(prepared) / f"{split}.npz"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing; run the cloze-preprocess stage first")
@@ -333,17 +344,29 @@ def loader(data: Questions, batch_size: int, seed: int = 0, shuffle: bool = Fals
 
 
 class QuestionsDataModule(L.LightningDataModule):
-    def __init__(self, prepared: Path, batch_size: int, eval_batch_size: int = 64, seed: int = 0, train_limit: int = 0) -> None:
+    """Training on the generated questions (train.npz), or with `blanks` > 0 on the training documents
+    with that many blanks drawn per document and epoch (passages.npz, batch_size documents a step);
+    validation on the generated validation questions either way."""
+
+    def __init__(self, prepared: Path, batch_size: int, eval_batch_size: int = 64, seed: int = 0, train_limit: int = 0,
+                 blanks: int = 0) -> None:
         super().__init__()
         self.prepared, self.batch_size, self.eval_batch_size = Path(prepared), batch_size, eval_batch_size
-        self.seed, self.train_limit = seed, train_limit
-        self.data: dict[str, Questions] = {}
+        self.seed, self.train_limit, self.blanks = seed, train_limit, blanks
+        self.data: dict[str, Questions | Passages] = {}
 
     def setup(self, stage: str | None = None) -> None:
-        self.data["train"] = Questions(load_split(self.prepared, "train"), self.train_limit)
+        if self.blanks:
+            self.data["train"] = Passages(load_split(self.prepared, PASSAGES), self.blanks, self.seed,
+                                          self.train_limit)
+        else:
+            self.data["train"] = Questions(load_split(self.prepared, "train"), self.train_limit)
         self.data["val"] = Questions(load_split(self.prepared, "val"))
 
     def train_dataloader(self) -> DataLoader:
+        if self.blanks:  # the sampler yields whole batches: (epoch, documents) -> one collated batch
+            train = self.data["train"]
+            return DataLoader(train, sampler=PassageBatches(train.lengths(), self.batch_size, self.seed), batch_size=None)
         return loader(self.data["train"], self.batch_size, self.seed, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:

@@ -15,6 +15,12 @@ same word summed give P(word). Training maximises P(right word).
 Readers for Text Comprehension") in front: each runs its own document and query BiLSTMs, lets
 every document position attend over the query's states and multiplies its own state by what it
 attended to; the next layer reads those products. The last layer is the reader above.
+
+`model.reader: passage` is the one-hop reader for a document read once with several blanks
+(passages.py): the document LSTM cannot take a per-question input, so whether a document word
+occurs in the query enters the scores instead (a learned window over those flags, so that "near
+words of the query" can count), and each blank's query and state in the document are matched
+against the one document pass.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from torch import nn
 
 from kexue.nn.birnn import BiLSTM
 from kexue.tasks.cloze.params import ModelParams, TrainParams
+from kexue.tasks.cloze.passages import as_passages
 
 NEG = -1e4  # a score no real position reaches: masked positions get ~0 probability, even in bf16
 
@@ -84,6 +91,35 @@ class AttentionSumReader(nn.Module):
         return scores.masked_fill(b["cand"] < 0, NEG)
 
 
+class PassageReader(nn.Module):
+    """The attention-sum reader over a document holding K blanks: (N, T) document, (N, K, Tq)
+    queries -> (N, K, T) scores; positions that cannot be answers get NEG."""
+
+    INQ_WINDOW = 11  # words: how far a query word's presence may count for a candidate
+
+    def __init__(self, vocab_size: int, mp: ModelParams) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, mp.embed_dim, padding_idx=0)
+        self.dropout = nn.Dropout(mp.dropout)
+        self.doc_rnn = BiLSTM(mp.embed_dim, mp.hidden)
+        self.query_rnn = BiLSTM(mp.embed_dim, mp.hidden)
+        self.bilinear = nn.Linear(4 * mp.hidden, 2 * mp.hidden, bias=False)
+        self.inq = nn.Conv1d(1, 1, self.INQ_WINDOW, padding=self.INQ_WINDOW // 2)
+
+    def forward(self, b: dict[str, torch.Tensor]) -> torch.Tensor:
+        b = as_passages(b)
+        d = self.doc_rnn(self.dropout(self.embed(b["doc"])), b["doc_len"])  # (N, T, 2H)
+        n, k, tq = b["query"].shape
+        q = self.query_rnn(self.dropout(self.embed(b["query"].reshape(n * k, tq))), b["q_len"].reshape(-1))
+        at_blank = q[torch.arange(n * k, device=q.device), b["blank"].reshape(-1)].view(n, k, -1)  # (N, K, 2H)
+        where = b["doc_blank"].clamp(min=0).unsqueeze(-1).expand(n, k, d.shape[-1])
+        in_doc = d.gather(1, where) * (b["doc_blank"] >= 0).unsqueeze(-1)  # (N, K, 2H)
+        need = self.bilinear(torch.cat([at_blank, in_doc], dim=-1))
+        near = self.inq(b["inq"].to(d.dtype).reshape(n * k, 1, -1)).view(n, k, -1)
+        scores = torch.einsum("nth,nkh->nkt", self.dropout(d), need) + near
+        return scores.masked_fill(b["cand"].unsqueeze(1) < 0, NEG)
+
+
 def answer_log_likelihood(scores: torch.Tensor, cand: torch.Tensor, answer: torch.Tensor) -> torch.Tensor:
     """(N,) log P(answer word): log of the summed softmax mass of the answer's positions. An answer
     that is not in the document (-1) has likelihood 0 (log: NEG-sized)."""
@@ -105,16 +141,30 @@ class ClozeReader(L.LightningModule):
         self.save_hyperparameters()
         self.mp = ModelParams.model_validate(model)
         self.tp = TrainParams.model_validate(train)
-        self.net = AttentionSumReader(vocab_size, self.mp)
+        if self.mp.reader == "passage":
+            self.net = PassageReader(vocab_size, self.mp)
+        else:
+            self.net = AttentionSumReader(vocab_size, self.mp)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Scores of the document positions: (N, T) for the question reader, (N, K, T) for the passage reader."""
         return self.net(batch)
 
+    def question_scores(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(M, T) scores, (M, T) candidates and (M,) answers of the batch's M questions, in order
+        (passages: blank by blank, document by document)."""
+        if self.mp.reader != "passage":
+            return self.net(batch), batch["cand"], batch["answer"]
+        b = as_passages(batch)
+        scores = self.net(b)
+        cand = b["cand"].unsqueeze(1).expand(-1, scores.shape[1], -1)
+        return scores[b["qmask"]], cand[b["qmask"]], b["answer"][b["qmask"]]
+
     def _step(self, batch, split: str) -> torch.Tensor:
-        scores = self(batch)
-        loss = -answer_log_likelihood(scores, batch["cand"], batch["answer"]).mean()
-        pred = word_probabilities(scores, batch["cand"]).argmax(1)
-        acc = (pred == batch["answer"]).float().mean()
+        scores, cand, answer = self.question_scores(batch)
+        loss = -answer_log_likelihood(scores, cand, answer).mean()
+        pred = word_probabilities(scores, cand).argmax(1)
+        acc = (pred == answer).float().mean()
         n = len(pred)
         self.log(f"{split}/loss", loss, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
         self.log(f"{split}/acc", acc, on_step=False, on_epoch=True, batch_size=n, prog_bar=split == "val", sync_dist=True)
@@ -137,6 +187,7 @@ class ClozeReader(L.LightningModule):
     def predict_words(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """(predicted candidate index, its probability) per question (eval mode)."""
         self.eval()
-        probs = word_probabilities(self(batch), batch["cand"])
+        scores, cand, _ = self.question_scores(batch)
+        probs = word_probabilities(scores, cand)
         best = probs.max(1)
         return best.indices, best.values

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from kexue.params import Strict
+from kexue.params import SkipGramParams, Strict
 
 
 Source = Literal["fairy_tales", "news", "novels"]
@@ -31,6 +31,9 @@ class GenerateParams(Strict):
     # questions whose document keeps the sentence whole (answer in place), like the user questions' documents
     unblanked_fraction: float = Field(0.25, ge=0, le=1)
     min_other_occurrences: int = Field(1, ge=1)  # the answer occurs at least this often outside its sentence
+    # reader: passage only: a position is blanked with probability proportional to (its word's occurrences
+    # outside its sentence) ** occurrence_power; 0 = uniformly
+    occurrence_power: float = Field(0.0, ge=0)
     val_fraction: float = Field(0.03, gt=0, lt=0.5)  # of the documents: their questions are the validation split
     overlap_min_chars: int = Field(10, ge=1)  # training sentences this long are searched for in the evaluation docs
 
@@ -58,11 +61,23 @@ class ModelParams(Strict):
     hidden: int = Field(128, ge=1)  # LSTM units per direction, for the document and the query
     dropout: float = Field(0.2, ge=0, lt=1)
     # initial word vectors: random, or the word2vec task's vectors (data/word2vec/vectors.txt) where a word has one
-    pretrained: Literal["none", "word2vec"] = "word2vec"
+    # documents: skip-gram vectors learnt (cloze.vectors) on the training documents (fairy tales, news and
+    # novels: the fairy tales' words too, which the word2vec task's text lacks) just before training
+    pretrained: Literal["none", "word2vec", "documents"] = "word2vec"
     # reading layers: 1 = the attention-sum reader; K > 1 puts K - 1 gated-attention layers before it
     # (Dhingra et al. 2017): each reads the document with its own BiLSTMs and multiplies every document
     # state by the query states it attends to, so later layers read the document in the query's light
     hops: int = Field(2, ge=1)
+    # question: each training step reads a generated question's document (train.npz); passage: each
+    # step reads a training document with train.blanks blanks at once, drawn anew every epoch
+    # (passages.py; one hop only: the document pass is shared by its blanks)
+    reader: Literal["question", "passage"] = "question"
+
+    @model_validator(mode="after")
+    def _passage_has_one_hop(self) -> "ModelParams":
+        if self.reader == "passage" and self.hops != 1:
+            raise ValueError(f"reader: passage reads with one hop; set hops: 1 (got hops: {self.hops})")
+        return self
 
 
 class TrainParams(Strict):
@@ -70,7 +85,10 @@ class TrainParams(Strict):
     batch_size: int = Field(64, ge=1)
     lr: float = Field(2e-3, gt=0)  # peak of a one-cycle schedule
     weight_decay: float = Field(0.0, ge=0)
-    train_limit: int = Field(0, ge=0)  # use only the first N training questions (0 = all)
+    train_limit: int = Field(0, ge=0)  # use only the first N training questions (passage reader: documents; 0 = all)
+    # reader: passage only: blanks per document and step (different words in different sentences);
+    # batch_size then counts documents
+    blanks: int = Field(8, ge=1)
 
 
 class EvaluateParams(Strict):
@@ -82,4 +100,5 @@ class ClozeParams(Strict):
     data: DataParams = DataParams()
     model: ModelParams = ModelParams()
     train: TrainParams = TrainParams()
+    vectors: SkipGramParams = SkipGramParams()  # read while model.pretrained learns vectors here
     evaluate: EvaluateParams = EvaluateParams()

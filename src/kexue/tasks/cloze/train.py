@@ -1,5 +1,6 @@
-"""Stage 3: train the attention-sum reader on the generated questions; checkpoints, dvclive curves
-and a run summary."""
+"""Stage 3: train the attention-sum reader on the generated questions (or, `model.reader: passage`,
+on the training documents with blanks drawn anew every epoch); checkpoints, dvclive curves and a run
+summary."""
 
 from __future__ import annotations
 
@@ -11,21 +12,24 @@ from lightning.pytorch.callbacks import Timer
 from kexue.fetch import sha256_of
 from kexue.params import RunParams
 from kexue.run_summary import SUMMARY, RunSummary
-from kexue.tasks.cloze.data import SPLITS, VOCAB, QuestionsDataModule
+from kexue.tasks.cloze.data import SPLITS, VOCAB, QuestionsDataModule, load_split
 from kexue.tasks.cloze.model import ClozeReader
 from kexue.tasks.cloze.params import ClozeParams
-from kexue.text.pretrained import start_from_vectors
+from kexue.tasks.cloze.passages import PASSAGES, sentences
+from kexue.text.pretrained import start_from_text, start_from_vectors
 from kexue.text.vocab import Vocab
 from kexue.training import build_trainer, prepare_checkpoint_dir
 
 
 def train(p: ClozeParams, run: RunParams, prepared: Path, vectors: Path, models: Path, live: Path) -> None:
     """Stage 3: train the reader on the prepared questions (word vectors from `vectors` when
-    cloze.model.pretrained is word2vec); checkpoints and a summary in `models`, curves in `live`.
+    cloze.model.pretrained is word2vec, learnt on the training documents when it is documents);
+    checkpoints and a summary in `models`, curves in `live`.
     Rerun after a kill with the same params and data, it resumes from `models/last.ckpt`."""
     prepared, models, live = Path(prepared), Path(models), Path(live)
     tp = p.train
-    inputs = [*(f"{s}.npz" for s in SPLITS), VOCAB]
+    passage = p.model.reader == "passage"
+    inputs = [*(f"{s}.npz" for s in SPLITS), VOCAB, *([f"{PASSAGES}.npz"] if passage or p.model.pretrained == "documents" else [])]
     config = {
         "seed": run.seed,
         "trainer": run.trainer.model_dump(),
@@ -35,6 +39,8 @@ def train(p: ClozeParams, run: RunParams, prepared: Path, vectors: Path, models:
     }
     if p.model.pretrained == "word2vec":
         config["vectors"] = sha256_of(vectors) if Path(vectors).is_file() else None
+    elif p.model.pretrained == "documents":
+        config["vectors"] = p.vectors.model_dump()
     resume_from = prepare_checkpoint_dir(models, config)
     L.seed_everything(run.seed, workers=True)
     vocab = Vocab.load(prepared / VOCAB)
@@ -42,7 +48,13 @@ def train(p: ClozeParams, run: RunParams, prepared: Path, vectors: Path, models:
     extra = {}
     if p.model.pretrained == "word2vec" and resume_from is None:
         extra = start_from_vectors(module.net.embed, vectors, vocab, "cloze.model.embed_dim")
-    data = QuestionsDataModule(prepared, tp.batch_size, p.evaluate.batch_size, run.seed, tp.train_limit)
+    elif p.model.pretrained == "documents" and resume_from is None:
+        # the training documents' own words, before any blank or placeholder: no question of
+        # validation or evaluation is seen
+        texts = sentences(load_split(prepared, PASSAGES))
+        extra = start_from_text(module.net.embed, texts, vocab, run.seed, **p.vectors.model_dump())
+    data = QuestionsDataModule(prepared, tp.batch_size, p.evaluate.batch_size, run.seed, tp.train_limit,
+                               blanks=tp.blanks if passage else 0)
     timer = Timer()
     trainer, _ = build_trainer(
         run.trainer,

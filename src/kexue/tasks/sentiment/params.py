@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from kexue.params import Decay, Strict
+from kexue.params import Decay, SkipGramParams, Strict
 
 
 class DataParams(Strict):
@@ -60,17 +60,6 @@ class TrainParams(Strict):
     ensemble: int = Field(3, ge=1)
 
 
-class VectorParams(Strict):
-    """Skip-gram word vectors learnt on the training reviews (read while model.pretrained is
-    reviews; their size is model.embed_dim); gensim's settings of the same names."""
-
-    window: int = Field(5, ge=1)  # context words on each side
-    negative: int = Field(5, ge=1)  # noise words per context word
-    sample: float = Field(1e-3, ge=0)  # down-sampling threshold of frequent words; 0 = off
-    epochs: int = Field(10, ge=1)
-    min_count: int = Field(2, ge=1)  # words seen fewer times get no vector (they start random)
-
-
 class EvaluateParams(Strict):
     batch_size: int = Field(256, ge=1)
     saliency_reviews: int = Field(20, ge=1)  # test reviews drawn on the saliency page
@@ -81,5 +70,5 @@ class SentimentParams(Strict):
     data: DataParams = DataParams()
     model: ModelParams = ModelParams()
     train: TrainParams = TrainParams()
-    vectors: VectorParams = VectorParams()
+    vectors: SkipGramParams = SkipGramParams()  # read while model.pretrained learns vectors here
     evaluate: EvaluateParams = EvaluateParams()
