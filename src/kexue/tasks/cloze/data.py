@@ -154,12 +154,12 @@ def preprocess(p: ClozeParams, run: RunParams, raw: Path, prepared: Path) -> Non
     vocab = Vocab.build((list(dict.fromkeys(w for s in d for w in s)) for d in train_docs), min_count=p.data.min_docs,
                         max_size=p.data.max_vocab, specials=[BLANK, *placeholder_tokens(p.data.placeholders)])
     placeholder_answers = {}
+    allowed = set(g.answer_pos)
     for k, split in enumerate(SPLITS):
-        hidden = anonymized_words(questions[split], p.data.anonymize, set(g.answer_pos), pos, np.random.default_rng([run.seed, 100 + k]))
+        hidden = anonymized_words(questions[split], p.data.anonymize, allowed, pos, np.random.default_rng([run.seed, 100 + k]))
         placeholder_answers[split] = sum(q.answer not in vocab.stoi or q.answer in h for q, h in zip(questions[split], hidden))
         files.save_npz(prepared / f"{split}.npz", **encode(questions[split], vocab, p.data.question_words, hidden))
     vocab.save(prepared / VOCAB)
-    allowed = set(g.answer_pos)
     passages = encode_documents(train_docs, vocab, lambda w: pos(w) in allowed, placeholder_ids(vocab),
                                 min_other_occurrences=g.min_other_occurrences,
                                 unblanked_fraction=g.unblanked_fraction, anonymize=p.data.anonymize,

@@ -123,14 +123,14 @@ def draw_blanks(sent: np.ndarray, tok: np.ndarray, ok: np.ndarray, weight: np.nd
     return np.asarray(sorted(picked), dtype=np.int64)
 
 
-def first_seen_index(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For the positions where `mask` holds: (index of each position's value among the distinct values
-    in first-seen order, the distinct values in that order). Other positions get -1."""
+def first_seen_index(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """For the positions where `mask` holds, the index of each position's value among the distinct
+    values in first-seen order; other positions get -1."""
     seen: dict[int, int] = {}
     out = np.full(len(values), -1, dtype=np.int64)
     for t in np.flatnonzero(mask).tolist():
         out[t] = seen.setdefault(int(values[t]), len(seen))
-    return out, np.asarray(list(seen), dtype=np.int64)
+    return out
 
 
 def make_passage(a: dict[str, np.ndarray], i: int, blanks: int, rng: np.random.Generator) -> dict[str, object]:
@@ -151,12 +151,12 @@ def make_passage(a: dict[str, np.ndarray], i: int, blanks: int, rng: np.random.G
     oov = (a["types_vocab"][tok] < 0) | np.isin(tok, hidden)
     ids = a["types_vocab"][tok].astype(np.int64)
     readable = oov & ~gone  # (blanked positions read XXXXX wherever they appear: their ids do not matter)
-    slot, _ = first_seen_index(tok, readable)
+    slot = first_seen_index(tok, readable)
     ph, unk = a["placeholders"], int(a["unk_id"])
     ids[readable] = np.where(slot[readable] < len(ph), ph[np.minimum(slot[readable], len(ph) - 1)], unk) if len(ph) else unk
     doc = ids.copy()
     doc[gone] = int(a["blank_id"])
-    cand, _ = first_seen_index(tok, a["types_candidate"][tok] & ~gone)
+    cand = first_seen_index(tok, a["types_candidate"][tok] & ~gone)
     queries, q_blank, doc_blank, inq, answer = [], [], [], [], []
     for j, w in zip(at.tolist(), whole.tolist()):
         in_sentence = np.flatnonzero(sent == sent[j])
