@@ -67,6 +67,40 @@ def test_bucket_sampler_covers_every_index_once_and_groups_lengths():
     assert spread < 40
 
 
+def test_lightning_gives_the_bucket_sampler_a_new_epoch_each_epoch():
+    """Lightning hands the epoch only to a DataLoader's sampler and batch_sampler.sampler: the
+    batches a real Trainer sees must change each epoch, and be the sampler's own for that epoch."""
+    import lightning as L
+    from torch.utils.data import DataLoader
+
+    lengths = torch.randint(1, 50, (40,), generator=torch.Generator().manual_seed(0)).tolist()
+    seen: list[list[list[int]]] = []
+
+    class Record(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def on_train_epoch_start(self) -> None:
+            seen.append([])
+
+        def training_step(self, batch, i):
+            seen[-1].append(batch.tolist())
+            return (self.w * batch.float()).sum()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.0)
+
+    loader = DataLoader(list(range(40)), batch_sampler=BucketBatchSampler(lengths, batch_size=8, seed=3, pool=2))
+    L.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+              enable_model_summary=False).fit(Record(), loader)
+    assert len(seen) == 3 and seen[0] != seen[1] and seen[1] != seen[2]
+    for epoch, batches in enumerate(seen):
+        expected = BucketBatchSampler(lengths, batch_size=8, seed=3, pool=2)
+        expected.set_epoch(epoch)
+        assert batches == list(expected)
+
+
 def test_near_duplicates_share_a_run_of_characters():
     from kexue.text import near_duplicates as nd
 

@@ -2,7 +2,7 @@
 
 torch has no bucketing sampler of its own; this one sorts indices by length inside random pools of
 `pool` batches, so each batch holds similar lengths (little padding) while the order of batches
-stays random and seeded."""
+stays random, seeded, and new each epoch."""
 
 from __future__ import annotations
 
@@ -24,16 +24,44 @@ def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int = 0, max_len: int 
     return out, lengths
 
 
+class EpochShuffle(Sampler[int]):
+    """0..n-1 in a seeded order that changes with the epoch (`set_epoch`).
+
+    Lightning calls `set_epoch` before every epoch on a DataLoader's `sampler` and on its
+    `batch_sampler.sampler`, never on the batch sampler itself; BucketBatchSampler keeps one of these
+    as its `.sampler`, which is how the epoch reaches it (and how a resumed run gets its epoch's order)."""
+
+    def __init__(self, n: int, seed: int = 0) -> None:
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def generator(self) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(torch.randperm(self.n, generator=self.generator()).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
 class BucketBatchSampler(Sampler[list[int]]):
-    """Batches of indices with similar `lengths`; a new seeded shuffle every epoch (set_epoch)."""
+    """Batches of indices with similar `lengths`; a new seeded shuffle every epoch, the epoch coming
+    from Lightning through `.sampler` (an EpochShuffle) or from `set_epoch`."""
 
     def __init__(self, lengths: Sequence[int], batch_size: int, seed: int = 0, pool: int = 50, drop_last: bool = False, shuffle: bool = True) -> None:
         self.lengths = list(lengths)
         self.batch_size, self.seed, self.pool, self.drop_last, self.shuffle = batch_size, seed, pool, drop_last, shuffle
-        self.epoch = 0
+        self.sampler = EpochShuffle(len(self.lengths), seed)
+
+    @property
+    def epoch(self) -> int:
+        return self.sampler.epoch
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        self.sampler.set_epoch(epoch)
 
     def __iter__(self) -> Iterator[list[int]]:
         n = len(self.lengths)
@@ -41,7 +69,7 @@ class BucketBatchSampler(Sampler[list[int]]):
             order = sorted(range(n), key=lambda i: self.lengths[i])
             yield from self._batches(order)
             return
-        g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
+        g = self.sampler.generator()  # the sampler's order; the same generator then shuffles the batches
         order = torch.randperm(n, generator=g).tolist()
         size = self.batch_size * self.pool
         batches: list[list[int]] = []
