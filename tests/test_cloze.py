@@ -17,9 +17,9 @@ from kexue.errors import DataFormatError
 from kexue.nn.birnn import BiLSTM, reverse_padded
 from kexue.params import RunParams
 from kexue.tasks.cloze.cmrc import BLANK, Question, read_cft_documents, read_questions, write_questions
-from kexue.tasks.cloze.data import (anonymized_words, candidate_words, collate, encode, placeholder_ids,
-                                    placeholder_tokens, preprocess, Questions, word_ids)
-from kexue.tasks.cloze.evaluate import accuracy, frequency_bucket, most_frequent_candidate
+from kexue.tasks.cloze.data import (anonymized_words, answer_occurrence_shares, candidate_words, collate, encode,
+                                    frequency_bucket, placeholder_ids, placeholder_tokens, preprocess, Questions, word_ids)
+from kexue.tasks.cloze.evaluate import accuracy, most_frequent_candidate
 from kexue.tasks.cloze.generate import PartOfSpeech, chunk_documents, make_questions
 from kexue.tasks.cloze.model import ClozeReader, NEG, answer_log_likelihood, word_probabilities
 from kexue.tasks.cloze.params import ClozeParams, GenerateParams, ModelParams, TrainParams
@@ -100,9 +100,11 @@ def test_cft_documents_leave_out_queries_and_answers():
         read_cft_documents("1 ||| 小 猴 。\nno separator\n")
 
 
-def test_generated_answer_occurs_in_its_document_and_query_has_one_blank():
+@pytest.mark.parametrize("power", [0.0, 2.0])
+def test_generated_answer_occurs_in_its_document_and_query_has_one_blank(power):
     doc = [s.split() for s in STORY]
-    g = GenerateParams(questions_per_doc=4, answer_pos=["n", "nr", "ns", "nz", "a", "v"], unblanked_fraction=0.3)
+    g = GenerateParams(questions_per_doc=4, answer_pos=["n", "nr", "ns", "nz", "a", "v"], unblanked_fraction=0.3,
+                       occurrence_power=power)
     pos = PartOfSpeech()
     made = []
     for seed in range(20):
@@ -143,6 +145,33 @@ def test_questions_per_sentence_blank_different_words_of_one_sentence():
         GenerateParams(questions_per_sentence={"fairy_tales": 0})
     with pytest.raises(ValidationError, match="questions_per_sentence"):
         GenerateParams(questions_per_sentence={"poems": 2})
+
+
+def test_occurrence_power_blanks_frequent_words_more_often_within_the_limits():
+    # 狐狸 occurs in every sentence, 小熊 in two, 森林 in two: a > 0 must favour 狐狸
+    doc = [["狐狸", "和", "小熊", "去", "森林", "。"], ["狐狸", "看见", "小熊", "。"], ["森林", "有", "狐狸", "。"],
+           ["狐狸", "笑", "了", "。"], ["狐狸", "跑", "了", "。"], ["狐狸", "睡", "了", "。"]]
+    pos = PartOfSpeech()
+
+    def share_of_fox(power: float) -> float:
+        g = GenerateParams(questions_per_doc=1, occurrence_power=power)
+        answers = [q.answer for seed in range(200) for q in make_questions(doc, g, pos, np.random.default_rng(seed))]
+        assert len(answers) == 200  # one sentence a document, one word a sentence
+        return answers.count("狐狸") / len(answers)
+
+    assert share_of_fox(3.0) > share_of_fox(0.0) + 0.1
+    g = GenerateParams(questions_per_doc=2, occurrence_power=1.0)
+    for seed in range(20):
+        qs = make_questions(doc, g, pos, np.random.default_rng(seed), per_sentence=2)
+        sentences = [tuple(q.answer if w == BLANK else w for w in q.query) for q in qs]
+        assert len(set(sentences)) <= 2 and all(sentences.count(x) <= 2 for x in sentences)
+        assert len({(x, q.answer) for x, q in zip(sentences, qs)}) == len(qs)  # different words of a sentence
+        assert all(q.query.count(BLANK) == 1 and q.answer in q.words for q in qs)
+
+
+def test_answer_occurrence_shares_count_the_document():
+    assert answer_occurrence_shares(_questions()) == {"1": 0.3333, "2": 0.3333, "3": 0.0, "4": 0.0, "5+": 0.0}
+    assert answer_occurrence_shares([]) == {"1": 0.0, "2": 0.0, "3": 0.0, "4": 0.0, "5+": 0.0}
 
 
 def test_generator_needs_the_answer_elsewhere_in_the_document():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import lightning as L
@@ -174,10 +175,19 @@ def preprocess(p: ClozeParams, run: RunParams, raw: Path, prepared: Path) -> Non
         vocab_size=len(vocab),
         train_answers_read_as_placeholders=placeholder_answers["train"],
         train_passages=len(passages["doc_off"]) - 1,
+        # to set beside the evaluation sets' by_answer_occurrences (metrics/cloze.json)
+        train_answer_occurrences=answer_occurrence_shares(questions["train"]),
     )
     files.write_json(prepared / STATS, stats)
     log.info("cloze data: %d training and %d validation questions, vocabulary %d",
              len(questions["train"]), len(questions["val"]), len(vocab))
+
+
+def answer_occurrence_shares(questions: list[Question]) -> dict[str, float]:
+    """The share of the questions whose answer occurs 1, 2, 3, 4, 5+ times in the document (the
+    blank not counted); rounded to 4 places."""
+    counts = Counter(frequency_bucket(q) for q in questions)
+    return {b: round(counts[b] / len(questions), 4) if questions else 0.0 for b in FREQUENCY_BUCKETS}
 
 
 def blank_position(query: list[str], question_words: list[str]) -> int:
@@ -197,6 +207,16 @@ def blank_position(query: list[str], question_words: list[str]) -> int:
 def is_candidate(word: str) -> bool:
     """Whether a document word may be an answer: not punctuation, not the blank."""
     return word != BLANK and not is_punctuation(word)
+
+
+FREQUENCY_BUCKETS = ("1", "2", "3", "4", "5+")  # occurrences of the answer in the document (the blank not counted)
+
+
+def frequency_bucket(q: Question) -> str:
+    """How often the answer occurs in the document: "1" ... "5+", or "0" (counted apart, as
+    answer_not_in_document, and in no bucket)."""
+    n = sum(w == q.answer for w in q.words)
+    return FREQUENCY_BUCKETS[min(n, 5) - 1] if n else "0"
 
 
 def candidate_words(q: Question) -> list[str]:

@@ -19,17 +19,14 @@ from kexue.inference import eval_device
 from kexue.params import RunParams
 from kexue.run_summary import SUMMARY
 from kexue.tasks.cloze.cmrc import Question
-from kexue.tasks.cloze.data import (EVAL_SETS, VOCAB, Questions, candidate_words, collate, encode, is_candidate,
-                                    load_split, read_eval_set)
+from kexue.tasks.cloze.data import (EVAL_SETS, FREQUENCY_BUCKETS, VOCAB, Questions, candidate_words, collate, encode,
+                                    frequency_bucket, is_candidate, load_split, read_eval_set)
 from kexue.tasks.cloze.model import ClozeReader
 from kexue.tasks.cloze.params import ClozeParams
 from kexue.text.batching import BucketBatchSampler
 from kexue.text.vocab import Vocab
 
 log = logging.getLogger(__name__)
-
-FREQUENCY_BUCKETS = ("1", "2", "3", "4", "5+")  # occurrences of the answer in the document (the blank not counted)
-
 
 def load_model(models: Path, device: torch.device) -> ClozeReader:
     ckpt = Path(models) / "best.ckpt"
@@ -61,13 +58,6 @@ def accuracy(predicted: list[str], answers: list[str]) -> float:
     if len(predicted) != len(answers):
         raise ValueError(f"{len(predicted)} predictions for {len(answers)} answers")
     return sum(p == a for p, a in zip(predicted, answers)) / len(answers) if answers else 0.0
-
-
-def frequency_bucket(q: Question) -> str:
-    """How often the answer occurs in the document: "1" ... "5+", or "0" (counted apart, as
-    answer_not_in_document, and in no bucket)."""
-    n = sum(w == q.answer for w in q.words)
-    return FREQUENCY_BUCKETS[min(n, 5) - 1] if n else "0"
 
 
 def evaluate(p: ClozeParams, run: RunParams, raw: Path, prepared: Path, models: Path, live: Path, metrics: Path, plots_dir: Path) -> None:
@@ -120,6 +110,8 @@ def evaluate(p: ClozeParams, run: RunParams, raw: Path, prepared: Path, models: 
     stats = json.loads((prepared / "stats.json").read_text()) if (prepared / "stats.json").is_file() else {}
     result.update({
         "train_questions": stats.get("train_questions"),
+        # share of the training answers by occurrences in their document, beside the sets' by_answer_occurrences
+        "train_answer_occurrences": stats.get("train_answer_occurrences"),
         "params": sum(t.numel() for t in module.parameters()),
         "epochs": summary.get("epochs"),
         "best_val_acc": summary.get("best_val_acc"),

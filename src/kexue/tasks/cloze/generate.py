@@ -9,6 +9,11 @@ their query's blank). A fraction `unblanked_fraction` of the questions keep the 
 in the document instead, answer included: that is the situation of the user questions (user-valid
 documents hold the sentence the question asks about), where the model must find the sentence the
 query matches. Choices are seeded per document, so the same seed and text give the same questions.
+
+With `occurrence_power` a > 0 the sentences and words are drawn together instead, over the whole
+document, a position with probability proportional to (its word's occurrences outside its sentence)
+** a (Gumbel top-k, without replacement): the words a story is about get blanked more often, as in
+the official sets (half their answers occur 5+ times in the document; a = 0 gives a third).
 """
 
 from __future__ import annotations
@@ -75,6 +80,28 @@ def blank_positions(sentence: list[str], ok: list[int], n: int, rng: np.random.G
     return [groups[t][int(rng.integers(len(groups[t])))] for t in sorted(picked.tolist())]
 
 
+def weighted_blanks(doc: list[list[str]], others: dict[tuple[int, int], int], power: float, max_sentences: int,
+                    per_sentence: int, rng: np.random.Generator) -> list[tuple[int, int]]:
+    """(sentence, position) pairs from `others` (every position that may be blanked -> its word's
+    occurrences outside its sentence), drawn without replacement with probability proportional to
+    those occurrences ** `power` (Gumbel top-k): from at most `max_sentences` sentences, at most
+    `per_sentence` different words from each; in document order."""
+    at = list(others)
+    keys = power * np.log(np.asarray([others[k] for k in at], dtype=np.float64)) + rng.gumbel(size=len(at))
+    words: dict[int, set[str]] = {}  # sentence -> the words blanked in it
+    picked = []
+    for t in np.argsort(-keys, kind="stable").tolist():
+        i, j = at[t]
+        taken = words.get(i)
+        if taken is None and len(words) == max_sentences:
+            continue
+        taken = words.setdefault(i, set())
+        if len(taken) < per_sentence and doc[i][j] not in taken:
+            taken.add(doc[i][j])
+            picked.append((i, j))
+    return sorted(picked)
+
+
 def make_questions(doc: list[list[str]], g: GenerateParams, pos: PartOfSpeech, rng: np.random.Generator,
                    per_sentence: int = 1) -> list[Question]:
     """Questions from up to `g.questions_per_doc` sentences of one document, up to `per_sentence`
@@ -82,6 +109,7 @@ def make_questions(doc: list[list[str]], g: GenerateParams, pos: PartOfSpeech, r
     in_doc = Counter(w for s in doc for w in s)
     allowed = set(g.answer_pos)
     choices: list[tuple[int, list[int]]] = []  # (sentence, positions that may be blanked)
+    others: dict[tuple[int, int], int] = {}  # (sentence, position) -> its word's occurrences outside the sentence
     for i, s in enumerate(doc):
         in_sentence = Counter(s)
         ok = [j for j, w in enumerate(s)
@@ -89,15 +117,23 @@ def make_questions(doc: list[list[str]], g: GenerateParams, pos: PartOfSpeech, r
               and not is_punctuation(w) and pos(w) in allowed]
         if ok:
             choices.append((i, ok))
+            others.update(((i, j), in_doc[s[j]] - in_sentence[s[j]]) for j in ok)
     if not choices:
         return []
-    picked = rng.choice(len(choices), size=min(g.questions_per_doc, len(choices)), replace=False)
+    def blanks() -> Iterator[tuple[int, int]]:  # lazily: a = 0 draws each position just before its question
+        if g.occurrence_power > 0:
+            yield from weighted_blanks(doc, others, g.occurrence_power, g.questions_per_doc, per_sentence, rng)
+            return
+        picked = rng.choice(len(choices), size=min(g.questions_per_doc, len(choices)), replace=False)
+        for k in sorted(picked.tolist()):
+            i, ok = choices[k]
+            for j in blank_positions(doc[i], ok, per_sentence, rng):
+                yield i, j
+
     out = []
-    for k in sorted(picked.tolist()):
-        i, ok = choices[k]
-        for j in blank_positions(doc[i], ok, per_sentence, rng):
-            query = tuple(doc[i][:j]) + (BLANK,) + tuple(doc[i][j + 1 :])
-            whole = rng.random() < g.unblanked_fraction
-            sentences = tuple(query if n == i and not whole else tuple(s) for n, s in enumerate(doc))
-            out.append(Question(qid="", doc=sentences, query=query, answer=doc[i][j]))
+    for i, j in blanks():
+        query = tuple(doc[i][:j]) + (BLANK,) + tuple(doc[i][j + 1 :])
+        whole = rng.random() < g.unblanked_fraction
+        sentences = tuple(query if n == i and not whole else tuple(s) for n, s in enumerate(doc))
+        out.append(Question(qid="", doc=sentences, query=query, answer=doc[i][j]))
     return out

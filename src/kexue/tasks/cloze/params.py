@@ -31,8 +31,9 @@ class GenerateParams(Strict):
     # questions whose document keeps the sentence whole (answer in place), like the user questions' documents
     unblanked_fraction: float = Field(0.25, ge=0, le=1)
     min_other_occurrences: int = Field(1, ge=1)  # the answer occurs at least this often outside its sentence
-    # reader: passage only: a position is blanked with probability proportional to (its word's occurrences
-    # outside its sentence) ** occurrence_power; 0 = uniformly
+    # a position is blanked with probability proportional to (its word's occurrences outside its sentence)
+    # ** occurrence_power, over the whole document (generate.py; passages.py per epoch); 0 = a sentence, then
+    # one of its positions, uniformly
     occurrence_power: float = Field(0.0, ge=0)
     val_fraction: float = Field(0.03, gt=0, lt=0.5)  # of the documents: their questions are the validation split
     overlap_min_chars: int = Field(10, ge=1)  # training sentences this long are searched for in the evaluation docs
