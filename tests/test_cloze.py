@@ -19,7 +19,7 @@ from kexue.params import RunParams
 from kexue.tasks.cloze.cmrc import BLANK, Question, read_cft_documents, read_questions, write_questions
 from kexue.tasks.cloze.data import (anonymized_words, answer_occurrence_shares, candidate_words, collate, encode,
                                     frequency_bucket, placeholder_ids, placeholder_tokens, preprocess, Questions, word_ids)
-from kexue.tasks.cloze.evaluate import accuracy, most_frequent_candidate
+from kexue.tasks.cloze.evaluate import accuracy, most_frequent_candidate, trained_questions
 from kexue.tasks.cloze.generate import PartOfSpeech, chunk_documents, make_questions
 from kexue.tasks.cloze.model import ClozeReader, NEG, answer_log_likelihood, word_probabilities
 from kexue.tasks.cloze.params import ClozeParams, GenerateParams, ModelParams, TrainParams
@@ -313,6 +313,15 @@ def test_accuracy_and_baseline_on_hand_made_predictions():
     q = _questions()[1]
     assert most_frequent_candidate(q) == "小"  # 小 occurs 4 times in the first three sentences
     assert [frequency_bucket(q) for q in _questions()] == ["1", "2", "0"]  # 大 occurs in sentences 2 and 3; 熊猫 nowhere
+
+
+def test_trained_questions_count_the_train_limit():
+    assert trained_questions(130, ClozeParams()) == 130  # no limit: all prepared
+    assert trained_questions(130, ClozeParams(train=TrainParams(train_limit=50))) == 50
+    assert trained_questions(30, ClozeParams(train=TrainParams(train_limit=50))) == 30
+    passage = ClozeParams(model=ModelParams(reader="passage", hops=1), train=TrainParams(train_limit=50))
+    assert trained_questions(130, passage) == 130  # its limit counts documents
+    assert trained_questions(None, ClozeParams(train=TrainParams(train_limit=50))) is None
 
 
 def test_bilstm_is_exact_without_packing():

@@ -60,6 +60,15 @@ def accuracy(predicted: list[str], answers: list[str]) -> float:
     return sum(p == a for p, a in zip(predicted, answers)) / len(answers) if answers else 0.0
 
 
+def trained_questions(prepared: int | None, p: ClozeParams) -> int | None:
+    """How many of the `prepared` training questions the question reader trained on: the first
+    `train.train_limit` of them where that is set. The passage reader draws its own blanks (its
+    limit counts documents), so there it is the prepared count."""
+    if prepared is None or not p.train.train_limit or p.model.reader != "question":
+        return prepared
+    return min(prepared, p.train.train_limit)
+
+
 def evaluate(p: ClozeParams, run: RunParams, raw: Path, prepared: Path, models: Path, live: Path, metrics: Path, plots_dir: Path) -> None:
     """Stage 4: accuracy on cloze-valid and user-valid (and the generated validation questions) -> `metrics`;
     accuracy by answer frequency, wrong answers with context and the training curves -> `plots_dir`."""
@@ -109,8 +118,9 @@ def evaluate(p: ClozeParams, run: RunParams, raw: Path, prepared: Path, models: 
     summary = json.loads((models / SUMMARY).read_text()) if (models / SUMMARY).is_file() else {}
     stats = json.loads((prepared / "stats.json").read_text()) if (prepared / "stats.json").is_file() else {}
     result.update({
-        "train_questions": stats.get("train_questions"),
-        # share of the training answers by occurrences in their document, beside the sets' by_answer_occurrences
+        "train_questions": trained_questions(stats.get("train_questions"), p),
+        # share of all the prepared training answers by occurrences in their document, beside the sets'
+        # by_answer_occurrences (with train_limit set, the trained ones are the first of them)
         "train_answer_occurrences": stats.get("train_answer_occurrences"),
         "params": sum(t.numel() for t in module.parameters()),
         "epochs": summary.get("epochs"),
