@@ -14,7 +14,7 @@ committed default run). Make the runs first, one after another, nothing else tra
 
 (the last a control: a quarter of the fairy tales for 8 epochs, 512 steps, about the 508 of all of them for 2)
 
-then `python benchmarks/cloze_data_size.py OUT_DIR`: it reads their metrics from the experiment refs
+then `PYTHONPATH=src python benchmarks/cloze_data_size.py OUT_DIR`: it reads their metrics from the experiment refs
 and the committed run's from `metrics/cloze.json`, and writes `OUT_DIR/data_size.json` and
 `OUT_DIR/data_size.png`. A measurement, not a stage.
 """
@@ -26,10 +26,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from kexue import files, plots
 
 RUNS = {  # experiment name -> (training questions, what they are)
     "cloze-lim-ft4k": (4052, "fairy tales, first quarter"),
@@ -63,10 +62,7 @@ def main(out: Path) -> None:
     full = json.loads(Path("metrics/cloze.json").read_text())
     rows.append(row(full["train_questions"], "fairy tales + news + novels (the committed default run)", full))
     control = row(CONTROL[1], CONTROL[2], exp_metrics(CONTROL[0]))
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "data_size.json.tmp"
-    tmp.write_text(json.dumps(rows + [control], indent=2, ensure_ascii=False) + "\n")
-    tmp.replace(out / "data_size.json")
+    files.write_json(out / "data_size.json", rows + [control])
 
     fig, ax = plt.subplots(figsize=(6.4, 4))
     x = [r["train_questions"] for r in rows]
@@ -82,10 +78,7 @@ def main(out: Path) -> None:
     ax.set_title("cloze: default recipe (2 hops, 2 epochs), less training data")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, 0.88))  # below the target line, above the curves
-    fig.tight_layout()
-    fig.savefig(out / "data_size.png.tmp.png", dpi=100)
-    plt.close(fig)
-    (out / "data_size.png.tmp.png").replace(out / "data_size.png")
+    plots.save_figure(fig, out / "data_size.png")
     for r in rows + [control]:
         print(f"{r['train_questions']:>7}  cloze-valid {100 * r['cloze_valid']:.2f}%  user-valid {100 * r['user_valid']:.2f}%  {r['what']}")
 
