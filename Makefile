@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: repro quick test test-fast bench clean-venv
+.PHONY: repro quick test test-fast bench push pull clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,17 @@ quick: $(STAMP)  ## the whole pipeline with `profile: quick`, as a DVC experimen
 
 test: $(STAMP)  ## the test suite (what CI runs)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest
+
+# Trained models and data travel through the DVC remote (`storage` in .dvc/config: ~/kexue-dvc-remote
+# unless overridden). KEXUE_DVC_REMOTE=<path or URL> points it elsewhere for this clone (.dvc/config.local).
+DVC := PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc
+REMOTE_OVERRIDE = $(if $(KEXUE_DVC_REMOTE),$(DVC) remote add --local --force storage "$(KEXUE_DVC_REMOTE)" &&,)
+
+push: $(STAMP)  ## share what `dvc repro` built: every cached output to the DVC remote
+	$(REMOTE_OVERRIDE) $(DVC) push
+
+pull: $(STAMP)  ## fetch a teammate's trained outputs instead of training them: `dvc status` is clean after it
+	$(REMOTE_OVERRIDE) $(DVC) pull
 
 test-fast: $(STAMP)  ## the tests without the end-to-end dvc runs
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -m "not slow"

@@ -59,17 +59,21 @@ def _token_cache(tmp_path_factory):
         os.environ["KEXUE_CACHE"] = old
 
 
-@pytest.fixture
-def raw_dir(tmp_path: Path) -> Path:
-    """A folder holding the four Fashion-MNIST files in the real format, with 400 + 100 images."""
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    for split, n, seed in (("train", 400, 0), ("test", 100, 1)):
+def write_raw(raw: Path, train: int = 400, test: int = 100) -> Path:
+    """The four Fashion-MNIST files in the real format, with `train` + `test` synthetic images."""
+    raw.mkdir(parents=True, exist_ok=True)
+    for split, n, seed in (("train", train, 0), ("test", test, 1)):
         images_file, _, labels_file, _ = FILES[split]
         x, y = synthetic_images(n, seed)
         write_idx(raw / images_file, x)
         write_idx(raw / labels_file, y)
     return raw
+
+
+@pytest.fixture
+def raw_dir(tmp_path: Path) -> Path:
+    """A folder holding the four Fashion-MNIST files in the real format, with 400 + 100 images."""
+    return write_raw(tmp_path / "raw")
 
 
 def params_file(tmp_path: Path, edit) -> Path:

@@ -58,13 +58,13 @@ def test_train_then_evaluate_writes_everything(prepared_dir, tmp_path):
                 "train_wall_time_s", "train_device", "eval_wall_time_s", "eval_device",
                 "tta", "test_acc_single_view", "val_acc_single_view", "val_acc_flip_tta", "val_acc_flip_shift_tta"}
     assert expected <= set(m)
-    assert m["tta"] == "flip+shift" and all(0 <= m[k] <= 1 for k in ("test_acc_single_view", "val_acc_single_view", "val_acc_flip_tta",
+    assert m["tta"] == p.evaluate.tta and all(0 <= m[k] <= 1 for k in ("test_acc_single_view", "val_acc_single_view", "val_acc_flip_tta",
                                                                           "val_acc_flip_shift_tta"))
     assert 0.0 <= m["test_acc"] <= 1.0 and m["test_loss"] > 0 and m["test_images"] == 100
     assert set(m["per_class_acc"]) == set(CLASSES) and all(0 <= a <= 1 for a in m["per_class_acc"].values())
     assert m["params"] > 1000 and m["epochs"] == 6 and m["train_wall_time_s"] > 0
     # The synthetic bars are easy: far above chance (0.1) once BatchNorm's running statistics settle.
-    # (One view: a bar's row is its class, so the shifted views of the default tta blur the classes.)
+    # (One view: a bar's row is its class, so shifted views (tta flip+shift) would blur the classes.)
     assert m["test_acc_single_view"] > 0.5
     confusion = pd.read_csv(plots / "confusion.csv")
     assert list(confusion.columns) == ["actual", "predicted"] and len(confusion) == 100

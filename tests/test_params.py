@@ -25,6 +25,35 @@ def test_repo_params_are_valid():
     assert run.profile == "full" and p.train.epochs >= 1
 
 
+@pytest.mark.parametrize("profile", ["full", "quick"])
+@pytest.mark.parametrize("task", tasks.TASKS)
+def test_repo_params_load_for_every_task(tmp_path, task, profile):
+    run, p = load(params_file(tmp_path, lambda d: d.update(profile=profile)), task, tasks.get(task).Params,
+                  known_tasks=tasks.TASKS)
+    assert run.profile == profile and isinstance(p, tasks.get(task).Params)
+
+
+def test_trainer_names_are_lightnings():
+    """The accelerator, strategy and precision names params.py accepts are the installed Lightning's."""
+    from typing import get_args
+
+    from lightning.fabric import connector
+    from lightning.pytorch.accelerators import AcceleratorRegistry
+    from lightning.pytorch.strategies import StrategyRegistry
+
+    from kexue.params import Accelerator, Precision, Strategy
+
+    assert set(get_args(Accelerator)) == {"auto", "gpu", *AcceleratorRegistry.available_accelerators()}
+    assert set(get_args(Strategy)) == {"auto", *StrategyRegistry.available_strategies()}
+    lightning_precision = {*get_args(connector._PRECISION_INPUT_STR), *get_args(connector._PRECISION_INPUT_STR_ALIAS)}
+    assert set(get_args(get_args(Precision)[0])) == {"auto", *lightning_precision}
+
+
+def test_precision_as_a_number(tmp_path):
+    run, _ = _load(params_file(tmp_path, lambda d: d["trainer"].update(precision=32)))
+    assert run.trainer.precision == "32"
+
+
 @pytest.mark.parametrize(
     ("edit", "key", "why"),
     [
@@ -34,6 +63,9 @@ def test_repo_params_are_valid():
         (lambda d: d["fashion"]["train"].update(optimizer="lbfgs"), "fashion.train.optimizer", "'sgd' or 'adamw'"),
         (lambda d: d["fashion"]["train"].update(augment="flip+rotate"), "fashion.train.augment", "rotate"),
         (lambda d: d["trainer"].update(num_nodes=0), "trainer.num_nodes", "greater than or equal to 1"),
+        (lambda d: d["trainer"].update(precision="bf17"), "trainer.precision", "'bf16-mixed'"),
+        (lambda d: d["trainer"].update(accelerator="gpus"), "trainer.accelerator", "'gpu'"),
+        (lambda d: d["trainer"].update(strategy="dpp"), "trainer.strategy", "'ddp'"),
         (lambda d: d["fashion"]["quick"]["train"].update(batch_size=0), "fashion.quick.train.batch_size", ">= 1"),
         (lambda d: d.update(profile="fast"), "profile", "'full' or 'quick'"),
     ],
@@ -61,11 +93,18 @@ def test_quick_profile_applies_overrides(tmp_path):
     assert p.data == full.data  # keys the overrides leave alone keep their full values
 
 
-def test_command_line_reports_bad_params_without_traceback(tmp_path, capsys):
-    path = params_file(tmp_path, lambda d: d["fashion"]["train"].update(lr=-1))
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [
+        (lambda d: d["fashion"]["train"].update(lr=-1), "fashion.train.lr"),
+        (lambda d: d["trainer"].update(precision="bf17"), "trainer.precision"),  # not later, inside Lightning
+    ],
+)
+def test_command_line_reports_bad_params_without_traceback(tmp_path, capsys, edit, key):
+    path = params_file(tmp_path, edit)
     rc = main(["fashion", "train", "--params", str(path), "--prepared", "x", "--models", "y", "--live", "z"])
     err = capsys.readouterr().err
-    assert rc == 2 and "fashion.train.lr" in err and "Traceback" not in err
+    assert rc == 2 and key in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["fashion", "--help"], ["fashion", "train", "--help"]])
@@ -73,3 +112,35 @@ def test_command_line_help(argv, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(argv)
     assert exit_.value.code == 0 and "usage: python -m kexue" in capsys.readouterr().out
+
+
+def _differences(default: object, configured: object, prefix: str) -> list[str]:
+    """Every key (full name) whose code default differs from the configured value, both validated and dumped."""
+    if isinstance(default, dict) and isinstance(configured, dict):
+        out = []
+        for key in sorted(set(default) | set(configured), key=str):
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if key not in default or key not in configured:
+                out.append(f"{name}: only in {'params.yaml' if key in configured else 'the code'}")
+            else:
+                out += _differences(default[key], configured[key], name)
+        return out
+    if default != configured or type(default) is not type(configured):
+        return [f"{prefix}: code {default!r} != params.yaml {configured!r}"]
+    return []
+
+
+def test_code_defaults_equal_params_yaml():
+    """A task's `Params()` is the pipeline's configuration (params.yaml, without `quick:`), and `RunParams()`
+    its shared keys: tests that build params from the defaults exercise what the pipeline runs."""
+    from kexue.params import SHARED_KEYS, RunParams
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    diffs = _differences(
+        RunParams().model_dump(), RunParams.model_validate({k: raw[k] for k in SHARED_KEYS}).model_dump(), ""
+    )
+    for task in tasks.TASKS:
+        model = tasks.get(task).Params
+        section = {k: v for k, v in raw[task].items() if k != "quick"}
+        diffs += _differences(model().model_dump(), model.model_validate(section).model_dump(), task)
+    assert not diffs, f"{len(diffs)} code defaults differ from params.yaml:\n" + "\n".join(diffs)

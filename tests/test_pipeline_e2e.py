@@ -17,47 +17,7 @@ from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 
-TINY = {
-    "trainer": {"accelerator": "cpu", "devices": 1, "progress_bar": False},
-    "fashion": {
-        "model": {"width": 0.25},
-        "train": {"epochs": 1, "train_limit": 3200, "batch_size": 64, "optimizer": "adamw", "lr": 0.003, "ema_decay": 0.0},
-        "evaluate": {"batch_size": 2000},
-    },
-    "gan": {
-        "model": {"z_dim": 16, "g_channels": 4, "d_channels": 4},
-        "train": {"epochs": 1, "train_limit": 1280, "n_critic": 2, "snapshots": 1},
-        "evaluate": {"samples": 500, "floor_images": 500, "batch_size": 2000, "grid": 4},
-    },
-    "sentiment": {
-        "data": {"tokens": "char"},
-        "model": {"embed_dim": 16, "hidden": 16},  # starts from vectors learnt on the training reviews (default)
-        "train": {"epochs": 1, "train_limit": 1000, "ensemble": 2},
-        "vectors": {"epochs": 1},
-        "evaluate": {"saliency_reviews": 3, "top_words": 5},
-    },
-    "captcha": {
-        "data": {"train_size": 600, "val_size": 100, "test_size": 200, "input_height": 30, "input_width": 80},
-        "model": {"width": 0.25, "middle_blocks": 1},
-        "train": {"epochs": 1, "batch_size": 64},
-    },
-    "cws": {
-        "model": {"embed_dim": 16, "bigram_dim": 8, "hidden": 16},
-        "train": {"epochs": 1, "train_limit": 2000},
-    },
-    "word2vec": {
-        "data": {"max_chars": 30000, "min_count": 2},
-        "model": {"dim": 16},
-        "train": {"epochs": 1, "batch_words": 500},
-        "evaluate": {"overlap_words": 50, "pca_words": 40},
-    },
-    "cloze": {
-        "data": {"generate": {"sources": ["fairy_tales"], "max_chars": 300000}},
-        "model": {"embed_dim": 16, "hidden": 16},  # 16 = the tiny word2vec vectors' size: starts from them
-        "train": {"epochs": 1, "train_limit": 300},
-        "evaluate": {"batch_size": 128},
-    },
-}
+TINY = yaml.safe_load((REPO / "tests" / "tiny_params.yaml").read_text())
 
 
 def _merge(base: dict, override: dict) -> dict:
@@ -142,6 +102,18 @@ def test_repro_status_params_metrics_and_experiments(repo):
     assert _changed_stages(_run(["dvc", "status", "--json"], root, env).strip().splitlines()[-1]) == set()
     _run(["git", "add", "-A"], root, env)
     _run(["git", "commit", "-qm", "tiny run"], root, env)
+
+    # The trained outputs travel through a DVC remote: push, a fresh clone, pull, and nothing to do there.
+    remote = root.parent / "remote"
+    _run(["dvc", "remote", "add", "--local", "-f", "storage", str(remote)], root, env)  # not the user's default
+    _run(["dvc", "push"], root, env)
+    clone = root.parent / "clone"
+    _run(["git", "clone", "-q", str(root), str(clone)], root, env)
+    _run(["dvc", "remote", "modify", "--local", "storage", "url", str(remote)], clone, env)
+    _run(["dvc", "pull"], clone, env)
+    assert (clone / "models/fashion/best.ckpt").read_bytes() == (root / "models/fashion/best.ckpt").read_bytes()
+    assert _changed_stages(_run(["dvc", "status", "--json"], clone, env).strip().splitlines()[-1]) == set()
+    assert "Running stage" not in _run(["dvc", "repro"], clone, env)
 
     # Editing the learning rate touches training only; params diff shows the edit.
     params = yaml.safe_load((root / "params.yaml").read_text())

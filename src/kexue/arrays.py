@@ -6,18 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from kexue.loading import load_npz
+
 
 def load_split(prepared: Path, split: str, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """`x` and `y` of `prepared/<split>.npz`; a missing file names the `stage` that writes it."""
-    path = Path(prepared) / f"{split}.npz"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; run the {stage} stage first")
-    with np.load(path) as z:
-        return torch.from_numpy(z["x"].copy()), torch.from_numpy(z["y"].copy())
+    """`x` and `y` of `prepared/<split>.npz`; a missing or corrupt file names the `stage` that writes it."""
+    z = load_npz(Path(prepared) / f"{split}.npz", ("x", "y"), stage=stage)
+    return torch.from_numpy(z["x"].copy()), torch.from_numpy(z["y"].copy())
 
 
 class ArrayDataModule(L.LightningDataModule):

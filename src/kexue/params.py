@@ -39,13 +39,71 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
 
 
+# The names Lightning (2.6) accepts, listed here so that a misspelt one fails as params.yaml is read,
+# naming its key, rather than inside Lightning after the data has loaded. tests/test_params.py checks
+# them against the installed Lightning.
+# `Trainer(accelerator=)`: "auto", "gpu" and `AcceleratorRegistry.available_accelerators()`.
+Accelerator = Literal["auto", "cpu", "gpu", "cuda", "mps", "tpu"]
+# `Trainer(strategy=)`: "auto" and `StrategyRegistry.available_strategies()`.
+Strategy = Literal[
+    "auto",
+    "single_device",
+    "ddp",
+    "ddp_find_unused_parameters_false",
+    "ddp_find_unused_parameters_true",
+    "ddp_spawn",
+    "ddp_spawn_find_unused_parameters_false",
+    "ddp_spawn_find_unused_parameters_true",
+    "ddp_fork",
+    "ddp_fork_find_unused_parameters_false",
+    "ddp_fork_find_unused_parameters_true",
+    "ddp_notebook",
+    "ddp_notebook_find_unused_parameters_false",
+    "ddp_notebook_find_unused_parameters_true",
+    "fsdp",
+    "fsdp_cpu_offload",
+    "deepspeed",
+    "deepspeed_stage_1",
+    "deepspeed_stage_2",
+    "deepspeed_stage_2_offload",
+    "deepspeed_stage_3",
+    "deepspeed_stage_3_offload",
+    "deepspeed_stage_3_offload_nvme",
+    "single_xla",
+    "single_tpu",
+    "xla",
+    "xla_debug",
+]
+# `Trainer(precision=)`: lightning.fabric.connector's _PRECISION_INPUT_STR and its older aliases
+# (_PRECISION_INPUT_STR_ALIAS; a bare number such as `precision: 32` is read as its alias), and our
+# "auto" (training.resolve_precision: bf16-mixed on a GPU that has it, else 32-true).
+Precision = Annotated[
+    Literal[
+        "auto",
+        "32-true",
+        "16-mixed",
+        "bf16-mixed",
+        "16-true",
+        "bf16-true",
+        "64-true",
+        "transformer-engine",
+        "transformer-engine-float16",
+        "32",
+        "16",
+        "bf16",
+        "64",
+    ],
+    BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v),
+]
+
+
 class TrainerParams(Strict):
     """How Lightning runs: the same code on CPU, one GPU or many (DDP), chosen here."""
 
-    accelerator: str = "auto"  # auto | cpu | gpu | cuda | mps
+    accelerator: Accelerator = "auto"
     devices: int | str = "auto"  # auto | N | "0,1"
-    strategy: str = "auto"  # auto | ddp | ddp_spawn | fsdp | ...
-    precision: str = "auto"  # auto -> bf16-mixed on a GPU that has it, else 32-true
+    strategy: Strategy = "auto"
+    precision: Precision = "auto"  # auto -> bf16-mixed on a GPU that has it, else 32-true
     num_nodes: int = Field(1, ge=1)
     deterministic: bool | Literal["warn"] = "warn"
     channels_last: bool = True  # faster convolutions on CPU (and on tensor cores)

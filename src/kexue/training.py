@@ -2,9 +2,13 @@
 
 The same task code runs on CPU, one GPU (bf16 mixed precision) or several GPUs and nodes (Lightning
 DDP): only `trainer:` in params.yaml changes. Checkpoints go to a fixed folder (a DVC output marked
-`persist: true`, so DVC does not delete it before rerunning the stage); a fingerprint of the params
-stored beside them decides whether a rerun resumes (same params: a killed run goes on from
-`last.ckpt`) or starts over (params changed: the old checkpoints are from another experiment).
+`persist: true`, so DVC does not delete it before rerunning the stage); a fingerprint stored beside
+them decides whether a rerun resumes or starts over. It covers everything the checkpoints came from:
+the code the stage depends on (the files `dvc.yaml` lists, `pipeline.code_hashes`), the params and
+the input files (`run_config`). Same fingerprint: a killed run goes on from `last.ckpt`, with the
+random number generators as they were when it was written (`RngState`), so it ends where an
+uninterrupted run would. Anything changed: the old checkpoints are another program's, and the run
+starts over.
 """
 
 from __future__ import annotations
@@ -14,15 +18,23 @@ import json
 import logging
 import os
 import platform
+import random
 import shutil
+import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import lightning as L
 import torch
+from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, WeightAveraging
 
-from kexue.params import TrainerParams
+from kexue import files, pipeline
+from kexue.fetch import sha256_of
+from kexue.params import RunParams, TrainerParams
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +62,28 @@ def device_description(trainer: L.Trainer) -> str:
     return f"cpu: {platform.processor() or platform.machine()}, {cores} cores, {torch.get_num_threads()} threads ({trainer.precision})"
 
 
+def run_config(stage: str, run: RunParams, params: dict[str, Any], inputs: Iterable[Path]) -> dict[str, Any]:
+    """What a training's checkpoints are valid for, for `prepare_checkpoint_dir`.
+
+    `stage` is the stage's name in dvc.yaml (its code deps are hashed), `params` the task params that
+    shape the training (by section name), `inputs` the files it reads (each hashed where it exists;
+    a folder counts with every file in it).
+    """
+    data: dict[str, str] = {}
+    for path in map(Path, inputs):
+        files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path] if path.is_file() else []
+        for f in files:
+            data[f.relative_to(path.parent).as_posix()] = sha256_of(f)
+    return {
+        "stage": stage,
+        "code": pipeline.code_hashes(stage),
+        "seed": run.seed,
+        "trainer": run.trainer.model_dump(),
+        **params,
+        "data": data,
+    }
+
+
 def fingerprint(config: dict[str, Any]) -> str:
     blob = json.dumps(config, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
@@ -64,7 +98,8 @@ def _is_launcher_rank() -> bool:
 def prepare_checkpoint_dir(ckpt_dir: Path, config: dict[str, Any]) -> Path | None:
     """Return the checkpoint to resume from, or None (then `ckpt_dir` is emptied for a fresh run).
 
-    Resumes only when `ckpt_dir` holds a `last.ckpt` written under the very same `config`.
+    Resumes only when `ckpt_dir` holds a `last.ckpt` written under the very same `config` (build it
+    with `run_config`: code, params and data).
     """
     ckpt_dir = Path(ckpt_dir)
     fp_file = ckpt_dir / FINGERPRINT
@@ -78,17 +113,60 @@ def prepare_checkpoint_dir(ckpt_dir: Path, config: dict[str, Any]) -> Path | Non
             have = json.loads(fp_file.read_text()).get("fingerprint")
         except (json.JSONDecodeError, OSError):
             have = None
-        if have == want:
-            log.info("resuming from %s (same params)", last)
+        if have == want and not zipfile.is_zipfile(last):
+            log.warning("%s is truncated or corrupt (not a checkpoint archive): starting a fresh run", last)
+        elif have == want:
+            log.info("resuming from %s (same code, params and data)", last)
             return last
-        log.info("%s holds checkpoints of other params: starting a fresh run", ckpt_dir)
+        log.info("%s holds checkpoints of other code, params or data: starting a fresh run", ckpt_dir)
     if ckpt_dir.exists():
         shutil.rmtree(ckpt_dir)
     ckpt_dir.mkdir(parents=True)
-    tmp = fp_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"fingerprint": want, "config": config}, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, fp_file)
+    files.write_text(fp_file, json.dumps({"fingerprint": want, "config": config}, indent=2, sort_keys=True, default=str))
     return None
+
+
+class RngState(Callback):
+    """Saves the random number generators (torch, CUDA, numpy, Python) in every checkpoint and
+    restores them on resume, so a killed run resumed from `last.ckpt` draws the same shuffles,
+    augmentations and dropout masks as an uninterrupted one. Lightning restores callbacks before its
+    sanity check, which it runs with the generators isolated: the first epoch after the resume draws
+    from the saved state."""
+
+    def state_dict(self) -> dict[str, Any]:
+        # plain types and tensors only: Lightning loads checkpoints with torch.load(weights_only=True)
+        name, keys, pos, has_gauss, gauss = np.random.get_state()
+        state = {
+            "torch": torch.get_rng_state(),
+            "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
+            "python": random.getstate(),
+        }
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        torch.set_rng_state(state_dict["torch"])
+        name, keys, pos, has_gauss, gauss = state_dict["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+        random.setstate(state_dict["python"])
+        if "cuda" in state_dict and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state_dict["cuda"])
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer with the temporary file beside the target, renamed over it once
+    written and flushed (`files.replacing`). Lightning's own goes through fsspec, which puts it in
+    $TMPDIR and, where that is another filesystem, copies it onto the target in place: a kill during
+    that copy would leave a truncated `last.ckpt`. A failed save leaves the previous file as it was."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        if storage_options is not None or "://" in str(path):
+            return super().save_checkpoint(checkpoint, path, storage_options)
+        with files.replacing(Path(path)) as tmp, open(tmp, "wb") as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def ema_callback(decay: float) -> WeightAveraging:
@@ -155,10 +233,11 @@ def build_trainer(
         deterministic=tp.deterministic,
         max_epochs=max_epochs,
         logger=logger,
-        callbacks=[checkpoint, last, *(callbacks or [])],
+        callbacks=[checkpoint, last, RngState(), *(callbacks or [])],
         enable_progress_bar=tp.progress_bar,
         enable_model_summary=False,
         log_every_n_steps=50,
+        plugins=[AtomicCheckpointIO()],
     )
     kwargs.update(overrides)
     return L.Trainer(**kwargs), checkpoint

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from kexue import arrays, files, plots
 from kexue.errors import DataFormatError
+from kexue.loading import load_npz
 from kexue.params import RunParams
 from kexue.tasks.captcha.generate import CHUNK, draw_many
 from kexue.tasks.captcha.params import CaptchaParams, DataParams
@@ -67,8 +68,8 @@ def download(p: CaptchaParams, run: RunParams, raw: Path, samples: Path) -> None
                 bar.update(len(chunk))
             files.save_npz(raw / f"{split}.npz", compressed=True, x=np.concatenate(chunks), text=np.array(texts))
     seconds = time.perf_counter() - start
-    with np.load(raw / "test.npz") as z:
-        x, text = z["x"][:12], z["text"][:12]
+    z = load_npz(raw / "test.npz", ("x", "text"), stage="captcha-download")
+    x, text = z["x"][:12], z["text"][:12]
     plots.image_grid_png(x, samples, "captcha test images and their strings", cols=4, labels=list(text))
     # the speed goes to the log only: the arrays stay byte-identical for a seed
     log.info("drew %d captchas (%d chunks of %d) into %s in %.1f s: %.0f images/s", total, -(-total // CHUNK), CHUNK,
@@ -109,10 +110,9 @@ def preprocess(p: CaptchaParams, run: RunParams, raw: Path, prepared: Path) -> N
     seen: dict[str, set[str]] = {}
     for split in SPLITS:
         path = raw / f"{split}.npz"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: missing; run the captcha-download stage first")
-        with np.load(path) as z:
-            x, text = z["x"], z["text"]
+        z = load_npz(path, ("x", "text"), stage="captcha-download")
+        x, text = z["x"], z["text"]
+        del z  # the full-size images go as soon as `x` is resized
         _check(path, x, text, d)
         seen[split] = set(text.tolist())
         if (d.input_height, d.input_width) != (d.height, d.width):

@@ -13,6 +13,7 @@ import torch
 
 from kexue import files, plots
 from kexue.inference import eval_device, in_batches
+from kexue.loading import load_checkpoint
 from kexue.params import RunParams
 from kexue.tasks.captcha.data import decode, load_split
 from kexue.tasks.captcha.model import CaptchaRecognizer
@@ -53,12 +54,10 @@ def evaluate(p: CaptchaParams, run: RunParams, prepared: Path, models: Path, liv
     """Stage 4: test-set string and character accuracy -> `metrics`; confusions and misreads -> `plots_dir`."""
     models, metrics, plots_dir = Path(models), Path(metrics), Path(plots_dir)
     ckpt = models / "best.ckpt"
-    if not ckpt.is_file():
-        raise FileNotFoundError(f"{ckpt}: no checkpoint; run the captcha-train stage first")
     summary = json.loads((models / SUMMARY).read_text()) if (models / SUMMARY).is_file() else {}
     start = time.perf_counter()
     device = eval_device(run)
-    module = CaptchaRecognizer.load_from_checkpoint(ckpt, map_location="cpu")
+    module = load_checkpoint(ckpt, CaptchaRecognizer, stage="captcha-train")
     alphabet = module.alphabet
     x, y = load_split(prepared, "test")
     pred = predict(module, x, p.evaluate.batch_size, device)

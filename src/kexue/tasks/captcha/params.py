@@ -39,7 +39,7 @@ class DataParams(Strict):
 
 
 class ModelParams(Strict):
-    head: Literal["per-position", "ctc"] = "ctc"
+    head: Literal["per-position", "ctc"] = "per-position"
     width: float = Field(0.5, gt=0, le=4)  # channel multiplier of the Xception-style network
     middle_blocks: int = Field(2, ge=0)  # residual blocks of three separable convolutions at the smallest scale
     dropout: float = Field(0.2, ge=0, lt=1)

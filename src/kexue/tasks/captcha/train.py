@@ -9,12 +9,11 @@ import torch
 from lightning.pytorch.callbacks import Callback, Timer
 
 from kexue import files
-from kexue.fetch import sha256_of
 from kexue.params import RunParams
 from kexue.tasks.captcha.data import SPLITS, datamodule
 from kexue.tasks.captcha.model import CaptchaRecognizer
 from kexue.tasks.captcha.params import CaptchaParams
-from kexue.training import build_trainer, device_description, prepare_checkpoint_dir
+from kexue.training import build_trainer, device_description, prepare_checkpoint_dir, run_config
 
 SUMMARY = "summary.json"
 
@@ -43,17 +42,13 @@ class WriteSummary(Callback):
 def train(p: CaptchaParams, run: RunParams, prepared: Path, models: Path, live: Path) -> None:
     """Stage 3: train the Xception-style recognizer; checkpoints and a summary in `models`, curves in `live`.
 
-    Rerun after a kill with the same params and data, it resumes from `models/last.ckpt`."""
+    Rerun after a kill with the same code, params and data, it resumes from `models/last.ckpt`."""
     prepared, models, live = Path(prepared), Path(models), Path(live)
     tp = p.train
-    config = {
-        "seed": run.seed,
-        "trainer": run.trainer.model_dump(),
-        "data": p.data.model_dump(),
-        "model": p.model.model_dump(),
-        "train": tp.model_dump(),
-        "arrays": {s: sha256_of(prepared / f"{s}.npz") for s in SPLITS if (prepared / f"{s}.npz").exists()},
-    }
+    config = run_config(
+        "captcha-train", run, {"data": p.data.model_dump(), "model": p.model.model_dump(), "train": tp.model_dump()},
+        [prepared / f"{s}.npz" for s in SPLITS],
+    )
     resume_from = prepare_checkpoint_dir(models, config)
     L.seed_everything(run.seed, workers=True)
     channels_last = run.trainer.channels_last and not torch.cuda.is_available()

@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 from kexue import files
 from kexue.errors import DataFormatError
 from kexue.fetch import Remote, fetch_all
+from kexue.loading import load_npz
 from kexue.params import RunParams
 from kexue.tasks.cloze.cmrc import BLANK, Question, read_cft_documents, read_questions, write_questions
 from kexue.tasks.cloze.generate import PartOfSpeech, chunk_documents, make_questions
@@ -318,11 +319,7 @@ def encode(questions: list[Question], vocab: Vocab, question_words: list[str],
 
 def load_split(prepared: Path, split: str) -> dict[str, np.ndarray]:
     """The arrays of `prepared/<split>.npz` (split: train, val, or passages)."""
-    path = Path(prepared) / f"{split}.npz"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; run the cloze-preprocess stage first")
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}
+    return load_npz(Path(prepared) / f"{split}.npz", stage="cloze-preprocess")
 
 
 class Questions(Dataset):

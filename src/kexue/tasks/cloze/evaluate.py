@@ -16,6 +16,7 @@ import torch
 
 from kexue import files, plots
 from kexue.inference import eval_device
+from kexue.loading import load_checkpoint
 from kexue.params import RunParams
 from kexue.run_summary import SUMMARY
 from kexue.tasks.cloze.cmrc import Question
@@ -29,10 +30,7 @@ from kexue.text.vocab import Vocab
 log = logging.getLogger(__name__)
 
 def load_model(models: Path, device: torch.device) -> ClozeReader:
-    ckpt = Path(models) / "best.ckpt"
-    if not ckpt.is_file():
-        raise FileNotFoundError(f"{ckpt}: no checkpoint; run the cloze-train stage first")
-    return ClozeReader.load_from_checkpoint(ckpt, map_location="cpu").eval().to(device)
+    return load_checkpoint(Path(models) / "best.ckpt", ClozeReader, stage="cloze-train").eval().to(device)
 
 
 def predict(module: ClozeReader, arrays: dict[str, np.ndarray], batch_size: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:

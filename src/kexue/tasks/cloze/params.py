@@ -24,7 +24,9 @@ class GenerateParams(Strict):
     questions_per_doc: int = Field(20, ge=1)  # at most this many sentences of a document are blanked
     # per source: questions made from one blanked sentence, each blanking a different word (a source not
     # named: 1); more than 1 makes more questions of a source whose eligible sentences are used up
-    questions_per_sentence: dict[Source, Annotated[int, Field(ge=1)]] = {}
+    questions_per_sentence: dict[Source, Annotated[int, Field(ge=1)]] = {
+        "fairy_tales": 1, "news": 1, "novels": 1
+    }
     # answers: words whose part of speech (jieba's dictionary tag) is one of these; the official answers
     # are mostly nouns (n, nr, ns, nz)
     answer_pos: list[str] = ["n", "nr", "ns", "nz", "nrt", "nt"]

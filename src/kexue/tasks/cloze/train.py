@@ -9,7 +9,6 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.callbacks import Timer
 
-from kexue.fetch import sha256_of
 from kexue.params import RunParams
 from kexue.run_summary import SUMMARY, RunSummary
 from kexue.tasks.cloze.data import SPLITS, VOCAB, QuestionsDataModule, load_split
@@ -18,29 +17,23 @@ from kexue.tasks.cloze.params import ClozeParams
 from kexue.tasks.cloze.passages import PASSAGES, sentences
 from kexue.text.pretrained import start_from_text, start_from_vectors
 from kexue.text.vocab import Vocab
-from kexue.training import build_trainer, prepare_checkpoint_dir
+from kexue.training import build_trainer, prepare_checkpoint_dir, run_config
 
 
 def train(p: ClozeParams, run: RunParams, prepared: Path, vectors: Path, models: Path, live: Path) -> None:
     """Stage 3: train the reader on the prepared questions (word vectors from `vectors` when
     cloze.model.pretrained is word2vec, learnt on the training documents when it is documents);
     checkpoints and a summary in `models`, curves in `live`.
-    Rerun after a kill with the same params and data, it resumes from `models/last.ckpt`."""
+    Rerun after a kill with the same code, params and data, it resumes from `models/last.ckpt`."""
     prepared, models, live = Path(prepared), Path(models), Path(live)
     tp = p.train
     passage = p.model.reader == "passage"
     inputs = [*(f"{s}.npz" for s in SPLITS), VOCAB, *([f"{PASSAGES}.npz"] if passage or p.model.pretrained == "documents" else [])]
-    config = {
-        "seed": run.seed,
-        "trainer": run.trainer.model_dump(),
-        "model": p.model.model_dump(),
-        "train": tp.model_dump(),
-        "data": {f: sha256_of(prepared / f) for f in inputs if (prepared / f).exists()},
-    }
-    if p.model.pretrained == "word2vec":
-        config["vectors"] = sha256_of(vectors) if Path(vectors).is_file() else None
-    elif p.model.pretrained == "documents":
-        config["vectors"] = p.vectors.model_dump()
+    settings = {"model": p.model.model_dump(), "train": tp.model_dump()}
+    if p.model.pretrained == "documents":
+        settings["vectors"] = p.vectors.model_dump()
+    files = [prepared / f for f in inputs] + ([Path(vectors)] if p.model.pretrained == "word2vec" else [])
+    config = run_config("cloze-train", run, settings, files)
     resume_from = prepare_checkpoint_dir(models, config)
     L.seed_everything(run.seed, workers=True)
     vocab = Vocab.load(prepared / VOCAB)

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 from kexue import files
 from kexue.errors import DataFormatError
 from kexue.fetch import Remote, fetch_all
+from kexue.loading import load_npz
 from kexue.params import RunParams
 from kexue.tasks.cws.bigrams import count_pairs
 from kexue.tasks.cws.params import CwsParams
@@ -175,20 +176,13 @@ def preprocess(p: CwsParams, run: RunParams, raw: Path, prepared: Path) -> None:
 
 
 def load_bigrams(prepared: Path) -> np.ndarray:
-    path = Path(prepared) / BIGRAMS
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; run the cws-preprocess stage first")
-    with np.load(path) as z:
-        return z["keys"]
+    return load_npz(Path(prepared) / BIGRAMS, ("keys",), stage="cws-preprocess")["keys"]
 
 
 def load_split(prepared: Path, split: str) -> tuple[list[list[int]], list[list[int]]]:
     """Character-id and tag sequences of one prepared split."""
-    path = Path(prepared) / f"{split}.npz"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; run the cws-preprocess stage first")
-    with np.load(path) as z:
-        ids, tags, offsets = z["ids"], z["tags"], z["offsets"]
+    z = load_npz(Path(prepared) / f"{split}.npz", ("ids", "tags", "offsets"), stage="cws-preprocess")
+    ids, tags, offsets = z["ids"], z["tags"], z["offsets"]
     cuts = list(zip(offsets[:-1].tolist(), offsets[1:].tolist()))
     return [ids[a:b].tolist() for a, b in cuts], [tags[a:b].tolist() for a, b in cuts]
 

@@ -13,6 +13,7 @@ import torch
 
 from kexue import files, plots
 from kexue.inference import eval_device
+from kexue.loading import load_checkpoint
 from kexue.params import RunParams
 from kexue.run_summary import SUMMARY
 from kexue.tasks.cws.data import TEST_SETS, read_gold, read_lines
@@ -26,10 +27,7 @@ EXAMPLES = 30  # test lines where our segmentation differs from the gold, for pe
 
 
 def load_model(models: Path, device: torch.device) -> Segmenter:
-    ckpt = Path(models) / "best.ckpt"
-    if not ckpt.is_file():
-        raise FileNotFoundError(f"{ckpt}: no checkpoint; run the cws-train stage first")
-    return Segmenter.load_from_checkpoint(ckpt, map_location="cpu").eval().to(device)
+    return load_checkpoint(Path(models) / "best.ckpt", Segmenter, stage="cws-train").eval().to(device)
 
 
 def jieba_segment(lines: list[str]) -> list[list[str]]:

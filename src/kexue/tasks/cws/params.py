@@ -20,20 +20,20 @@ class DataParams(Strict):
 class ModelParams(Strict):
     embed_dim: int = Field(128, ge=1)
     bigram_dim: int = Field(64, ge=0)  # embeddings of the pairs (previous, this) and (this, next) character; 0 = off
-    bigram_dropout: float = Field(0.0, ge=0, lt=1)  # training only: a pair is read as "unknown pair" with this probability
+    bigram_dropout: float = Field(0.1, ge=0, lt=1)  # training only: a pair is read as "unknown pair" with this probability
     encoder: Literal["bilstm", "cnn"] = "bilstm"
     hidden: int = Field(128, ge=1)  # LSTM units per direction, or CNN channels
-    layers: int = Field(1, ge=1)
+    layers: int = Field(2, ge=1)
     kernel: int = Field(3, ge=1)  # CNN kernel width (odd)
-    dropout: float = Field(0.2, ge=0, lt=1)
+    dropout: float = Field(0.3, ge=0, lt=1)
 
 
 class TrainParams(Strict):
-    epochs: int = Field(5, ge=1)
+    epochs: int = Field(10, ge=1)
     batch_size: int = Field(64, ge=1)
-    lr: float = Field(2e-3, gt=0)  # peak of a one-cycle schedule
+    lr: float = Field(4e-3, gt=0)  # peak of a one-cycle schedule
     weight_decay: float = Field(0.0, ge=0)
-    ema: Decay = None  # EMA decay of the weights (Lightning's EMAWeightAveraging), validated and saved; off = none
+    ema: Decay = 0.999  # EMA decay of the weights (Lightning's EMAWeightAveraging), validated and saved; off = none
     train_limit: int = Field(0, ge=0)  # use only the first N training sentences (0 = all)
 
 

@@ -7,28 +7,24 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.callbacks import Callback, EMAWeightAveraging, Timer
 
-from kexue.fetch import sha256_of
 from kexue.params import RunParams
 from kexue.run_summary import SUMMARY, RunSummary
 from kexue.tasks.cws.data import BIGRAMS, SPLITS, VOCAB, SentencesDataModule, load_bigrams
 from kexue.tasks.cws.model import Segmenter
 from kexue.tasks.cws.params import CwsParams
 from kexue.text.vocab import Vocab
-from kexue.training import build_trainer, prepare_checkpoint_dir
+from kexue.training import build_trainer, prepare_checkpoint_dir, run_config
 
 
 def train(p: CwsParams, run: RunParams, prepared: Path, models: Path, live: Path) -> None:
     """Stage 3: train the segmenter on the prepared sentences; checkpoints and a summary in `models`,
-    curves in `live`. Rerun after a kill with the same params and data, it resumes from `models/last.ckpt`."""
+    curves in `live`. Rerun after a kill with the same code, params and data, it resumes from `models/last.ckpt`."""
     prepared, models, live = Path(prepared), Path(models), Path(live)
     tp = p.train
-    config = {
-        "seed": run.seed,
-        "trainer": run.trainer.model_dump(),
-        "model": p.model.model_dump(),
-        "train": tp.model_dump(),
-        "data": {f: sha256_of(prepared / f) for f in [*(f"{s}.npz" for s in SPLITS), VOCAB, BIGRAMS] if (prepared / f).exists()},
-    }
+    config = run_config(
+        "cws-train", run, {"model": p.model.model_dump(), "train": tp.model_dump()},
+        [prepared / f for f in [*(f"{s}.npz" for s in SPLITS), VOCAB, BIGRAMS]],
+    )
     resume_from = prepare_checkpoint_dir(models, config)
     L.seed_everything(run.seed, workers=True)
     vocab = Vocab.load(prepared / VOCAB)

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from kexue.errors import DataFormatError
 from kexue.fetch import Remote, fetch_all
+from kexue.loading import load_npz
 from kexue.params import ParamsError, RunParams
 from kexue.tasks.fashion.params import FashionParams
 
@@ -122,11 +123,8 @@ def preprocess(p: FashionParams, run: RunParams, raw: Path, prepared: Path) -> N
 
 
 def load_split(prepared: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    path = Path(prepared) / f"{split}.npz"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; run the fashion-preprocess stage first")
-    with np.load(path) as z:
-        return torch.from_numpy(z["x"].copy()), torch.from_numpy(z["y"].copy())
+    z = load_npz(Path(prepared) / f"{split}.npz", ("x", "y"), stage="fashion-preprocess")
+    return torch.from_numpy(z["x"].copy()), torch.from_numpy(z["y"].copy())
 
 
 def to_input(x: torch.Tensor, channels_last: bool = False) -> torch.Tensor:

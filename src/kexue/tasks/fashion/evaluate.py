@@ -16,6 +16,7 @@ from torchmetrics.functional.classification import multiclass_confusion_matrix
 
 from kexue import files, plots
 from kexue.inference import eval_device, in_batches
+from kexue.loading import load_checkpoint
 from kexue.params import RunParams
 from kexue.tasks.fashion.data import CLASSES, load_split
 from kexue.tasks.fashion.model import FashionClassifier
@@ -83,14 +84,12 @@ def evaluate(p: FashionParams, run: RunParams, prepared: Path, models: Path, liv
     """Write `metrics` (JSON), and `plots_dir/{confusion.csv, confusion.png, curves.png}`."""
     models, metrics, plots_dir = Path(models), Path(metrics), Path(plots_dir)
     ckpt = models / "best.ckpt"
-    if not ckpt.is_file():
-        raise FileNotFoundError(f"{ckpt}: no checkpoint; run the fashion-train stage first")
     summary_path = models / SUMMARY
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
 
     start = time.perf_counter()
     device = eval_device(run)
-    module = FashionClassifier.load_from_checkpoint(ckpt, map_location="cpu")
+    module = load_checkpoint(ckpt, FashionClassifier, stage="fashion-train")
     x, y = load_split(prepared, "test")
     test = by_choice(view_log_probs(module, x, p.evaluate.batch_size, device, p.evaluate.tta), p.evaluate.tta)
     logits, single = test[p.evaluate.tta], test["none"]

@@ -17,7 +17,7 @@ class DataParams(Strict):
 
 
 class ModelParams(Strict):
-    width: float = Field(1.0, gt=0, le=4)  # MobileNet width multiplier
+    width: float = Field(2.0, gt=0, le=4)  # MobileNet width multiplier
     dropout: float = Field(0.0, ge=0, lt=1)
 
 
@@ -33,7 +33,7 @@ class TrainParams(Strict):
     label_smoothing: float = Field(0.1, ge=0, lt=1)
     augment: str = "flip+shift"  # 'none' or a '+'-joined subset of flip, shift, erase
     mixup_alpha: float = Field(0.0, ge=0)  # 0 = off
-    ema_decay: float = Field(0.0, ge=0, lt=1)  # EMA of the weights (Lightning's WeightAveraging); 0 = off
+    ema_decay: float = Field(0.999, ge=0, lt=1)  # EMA of the weights (Lightning's WeightAveraging); 0 = off
     train_limit: int = Field(0, ge=0)  # use only the first N training images (0 = all)
 
     @field_validator("augment")
@@ -49,7 +49,7 @@ class EvaluateParams(Strict):
     # (flip; the network was trained on flips), of those two each also moved one pixel up, down, left
     # and right (flip+shift, 10 views; trained on shifts), or the image alone (none). Evaluate reports
     # the single view's test accuracy too, and with compare_tta the validation accuracy of all three.
-    tta: Literal[TTA_CHOICES] = "flip+shift"
+    tta: Literal[TTA_CHOICES] = "flip"
     compare_tta: bool = True  # score every tta choice on the validation images (false: the chosen one and one view)
 
 

@@ -11,12 +11,11 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, Timer
 
-from kexue.fetch import sha256_of
 from kexue.params import RunParams
 from kexue.tasks.fashion.data import SPLITS, FashionDataModule
 from kexue.tasks.fashion.model import FashionClassifier
 from kexue.tasks.fashion.params import FashionParams
-from kexue.training import build_trainer, device_description, ema_callback, prepare_checkpoint_dir
+from kexue.training import build_trainer, device_description, ema_callback, prepare_checkpoint_dir, run_config
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +49,14 @@ class WriteSummary(Callback):
 def train(p: FashionParams, run: RunParams, prepared: Path, models: Path, live: Path) -> None:
     """Train on `prepared`; write `models/{best,last}.ckpt`, `models/summary.json` and dvclive logs to `live`.
 
-    Rerun after a kill with the same params and data, it resumes from `models/last.ckpt`.
+    Rerun after a kill with the same code, params and data, it resumes from `models/last.ckpt`.
     """
     prepared, models, live = Path(prepared), Path(models), Path(live)
     tp = p.train
-    config = {
-        "seed": run.seed,
-        "trainer": run.trainer.model_dump(),
-        "model": p.model.model_dump(),
-        "train": tp.model_dump(),
-        "data": {s: sha256_of(prepared / f"{s}.npz") for s in SPLITS if (prepared / f"{s}.npz").exists()},
-    }
+    config = run_config(
+        "fashion-train", run, {"model": p.model.model_dump(), "train": tp.model_dump()},
+        [prepared / f"{s}.npz" for s in SPLITS],
+    )
     resume_from = prepare_checkpoint_dir(models, config)
     L.seed_everything(run.seed, workers=True)
     channels_last = run.trainer.channels_last and not torch.cuda.is_available()

@@ -13,6 +13,7 @@ import torch
 
 from kexue import files, plots
 from kexue.inference import eval_device
+from kexue.loading import load_checkpoint
 from kexue.params import RunParams
 from kexue.nn.dcgan import Generator
 from kexue.tasks.fashion.data import CLASSES
@@ -30,12 +31,6 @@ def _read_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def _require(path: Path, stage: str) -> Path:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; run the {stage} stage first")
-    return path
-
-
 def evaluate(
     p: GanParams, run: RunParams, prepared: Path, models: Path, fashion_models: Path, live: Path, metrics: Path, plots_dir: Path
 ) -> None:
@@ -44,14 +39,12 @@ def evaluate(
     Writes `metrics` (JSON) and `plots_dir/{samples.png, fid.csv, fid.png, coverage.csv,
     coverage.png, curves.png}`."""
     prepared, models, metrics, plots_dir = Path(prepared), Path(models), Path(metrics), Path(plots_dir)
-    ckpt = _require(models / "last.ckpt", "gan-train")
-    classifier_ckpt = _require(Path(fashion_models) / "best.ckpt", "fashion-train")
     ev = p.evaluate
     start = time.perf_counter()
     device = eval_device(run)
 
-    gan = GAN.load_from_checkpoint(ckpt, map_location="cpu")
-    classifier = FashionClassifier.load_from_checkpoint(classifier_ckpt, map_location="cpu").eval().to(device)
+    gan = load_checkpoint(models / "last.ckpt", GAN, stage="gan-train")
+    classifier = load_checkpoint(Path(fashion_models) / "best.ckpt", FashionClassifier, stage="fashion-train").eval().to(device)
     metric = fidlib.fid_metric(fidlib.ClassifierFeatures(classifier)).to(device)
 
     test_x, _ = load_images(prepared, "test")
@@ -78,7 +71,7 @@ def evaluate(
     curve = []
     z_dim, channels = gan.mp.z_dim, gan.mp.g_channels
     for snap in sorted((models / SNAPSHOTS).glob("epoch_*.pt")):
-        state = torch.load(snap, map_location="cpu", weights_only=True)
+        state = load_checkpoint(snap, stage="gan-train")
         if state["epoch"] == summary.get("epochs"):
             value = fid
         else:

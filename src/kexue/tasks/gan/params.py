@@ -26,14 +26,14 @@ class TrainParams(Strict):
     loss: Literal["wgan-gp", "hinge", "ns"] = "wgan-gp"
     gp_weight: float = Field(10.0, ge=0)  # gradient penalty lambda, added to any loss when > 0
     n_critic: int = Field(5, ge=1)  # critic updates per generator update
-    epochs: int = Field(20, ge=1)  # passes over the training images (each image feeds one critic update)
+    epochs: int = Field(60, ge=1)  # passes over the training images (each image feeds one critic update)
     batch_size: int = Field(64, ge=1)  # images per critic update and per generator update
     lr_g: float = Field(2e-4, gt=0)
     lr_d: float = Field(2e-4, gt=0)
     beta1: float = Field(0.5, ge=0, lt=1)  # Adam betas
     beta2: float = Field(0.9, ge=0, lt=1)
     ema: Decay = 0.999  # EMA decay of the generator weights; off (or null) = none
-    snapshots: int = Field(8, ge=1)  # generator snapshots kept for the FID-over-training curve
+    snapshots: int = Field(6, ge=1)  # generator snapshots kept for the FID-over-training curve
     train_limit: int = Field(0, ge=0)  # use only the first N training images (0 = all)
 
 

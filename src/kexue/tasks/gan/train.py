@@ -12,12 +12,11 @@ import torch
 from lightning.pytorch.callbacks import Callback, Timer
 
 from kexue import files
-from kexue.fetch import sha256_of
 from kexue.params import RunParams
 from kexue.tasks.gan.data import GanDataModule
 from kexue.tasks.gan.model import GAN
 from kexue.tasks.gan.params import GanParams
-from kexue.training import build_trainer, device_description, prepare_checkpoint_dir
+from kexue.training import build_trainer, device_description, prepare_checkpoint_dir, run_config
 
 log = logging.getLogger(__name__)
 
@@ -74,16 +73,10 @@ class WriteGanSummary(Callback):
 def train(p: GanParams, run: RunParams, prepared: Path, models: Path, live: Path) -> None:
     """Stage 2: train the GAN; checkpoints, generator snapshots and a summary in `models`, curves in `live`.
 
-    Rerun after a kill with the same params and data, it resumes from `models/last.ckpt`."""
+    Rerun after a kill with the same code, params and data, it resumes from `models/last.ckpt`."""
     prepared, models, live = Path(prepared), Path(models), Path(live)
     tp = p.train
-    config = {
-        "seed": run.seed,
-        "trainer": run.trainer.model_dump(),
-        "model": p.model.model_dump(),
-        "train": tp.model_dump(),
-        "data": sha256_of(prepared / "train.npz") if (prepared / "train.npz").exists() else None,
-    }
+    config = run_config("gan-train", run, {"model": p.model.model_dump(), "train": tp.model_dump()}, [prepared / "train.npz"])
     resume_from = prepare_checkpoint_dir(models, config)
     L.seed_everything(run.seed, workers=True)
     channels_last = run.trainer.channels_last and not torch.cuda.is_available()

@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader
 from kexue import files
 from kexue.errors import DataFormatError
 from kexue.fetch import Remote, fetch_all
+from kexue.loading import load_npz
 from kexue.params import RunParams
 from kexue.tasks.sentiment.params import SentimentParams
 from kexue.text import near_duplicates
@@ -224,11 +225,8 @@ def preprocess(p: SentimentParams, run: RunParams, raw: Path, prepared: Path) ->
 
 def load_split(prepared: Path, split: str) -> tuple[list[list[int]], np.ndarray]:
     """Token-id sequences and labels of one prepared split."""
-    path = Path(prepared) / f"{split}.npz"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; run the sentiment-preprocess stage first")
-    with np.load(path) as z:
-        ids, offsets, y = z["ids"], z["offsets"], z["y"]
+    z = load_npz(Path(prepared) / f"{split}.npz", ("ids", "offsets", "y"), stage="sentiment-preprocess")
+    ids, offsets, y = z["ids"], z["offsets"], z["y"]
     return [ids[offsets[i] : offsets[i + 1]].tolist() for i in range(len(y))], y
 
 

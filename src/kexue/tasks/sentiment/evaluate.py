@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from kexue import files, plots
 from kexue.inference import eval_device
+from kexue.loading import load_checkpoint
 from kexue.params import RunParams
 from kexue.run_summary import SUMMARY
 from kexue.tasks.sentiment.data import load_reviews, load_split
@@ -46,7 +47,7 @@ def load_model(models: Path, device: torch.device, ensemble: int = 1, seed: int 
         if not ckpt.is_file():
             raise FileNotFoundError(f"{ckpt}: no checkpoint; run the sentiment-train stage first"
                                     + (f" (sentiment.train.ensemble is {ensemble})" if ensemble > 1 else ""))
-        members.append(SentimentClassifier.load_from_checkpoint(ckpt, map_location="cpu"))
+        members.append(load_checkpoint(ckpt, SentimentClassifier, stage="sentiment-train"))
     return Ensemble(members).eval().to(device)
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.callbacks import Callback, Timer
 
-from kexue.fetch import sha256_of
 from kexue.params import RunParams
 from kexue.run_summary import SUMMARY, RunSummary
 from kexue.tasks.sentiment.data import SPLITS, VOCAB, ReviewsDataModule, load_reviews
@@ -17,7 +16,7 @@ from kexue.tasks.sentiment.model import SentimentClassifier
 from kexue.tasks.sentiment.params import SentimentParams
 from kexue.text.pretrained import start_from_text, start_from_vectors
 from kexue.text.vocab import Vocab
-from kexue.training import build_trainer, ema_callback, prepare_checkpoint_dir
+from kexue.training import build_trainer, ema_callback, prepare_checkpoint_dir, run_config
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,7 @@ def train(p: SentimentParams, run: RunParams, prepared: Path, vectors: Path, mod
     With sentiment.train.ensemble = n, n models are trained one after another with seeds seed,
     seed + 1, ... (`member_dir`); evaluate averages them.
 
-    Rerun after a kill with the same params and data, it resumes from the `last.ckpt` of the member
+    Rerun after a kill with the same code, params and data, it resumes from the `last.ckpt` of the member
     it was training; members already trained are kept (also when only `ensemble` grew)."""
     prepared, models, live = Path(prepared), Path(models), Path(live)
     for k in range(p.train.ensemble):
@@ -50,22 +49,16 @@ def train(p: SentimentParams, run: RunParams, prepared: Path, vectors: Path, mod
 def _train_one(p: SentimentParams, run: RunParams, prepared: Path, vectors: Path, models: Path, live: Path) -> None:
     """One model, seeded with `run.seed`, into `models` and `live`."""
     tp = p.train
-    config = {
-        "seed": run.seed,
-        "trainer": run.trainer.model_dump(),
-        "model": p.model.model_dump(),
-        # the ensemble's size is not this member's business: growing it keeps the members trained
-        "train": tp.model_dump(exclude={"ensemble"}),
-        "data": {f: sha256_of(prepared / f) for f in [*(f"{s}.npz" for s in SPLITS), VOCAB] if (prepared / f).exists()},
-    }
-    if p.model.pretrained == "word2vec":
-        config["vectors"] = sha256_of(vectors) if Path(vectors).is_file() else None
-    elif p.model.pretrained == "reviews":
-        config["vectors"] = p.vectors.model_dump()
+    # the ensemble's size is not this member's business: growing it keeps the members trained
+    settings = {"model": p.model.model_dump(), "train": tp.model_dump(exclude={"ensemble"})}
+    if p.model.pretrained == "reviews":
+        settings["vectors"] = p.vectors.model_dump()
+    files = [prepared / f for f in [*(f"{s}.npz" for s in SPLITS), VOCAB]]
+    config = run_config("sentiment-train", run, settings, files + ([Path(vectors)] if p.model.pretrained == "word2vec" else []))
     resume_from = prepare_checkpoint_dir(models, config)
     if resume_from is not None and (models / SUMMARY).is_file():
-        # the summary is written when training ends, and a folder of other params is emptied first
-        log.info("%s: trained already with these params", models)
+        # the summary is written when training ends, and a folder of other code, params or data is emptied first
+        log.info("%s: trained already with this code, these params and data", models)
         return
     L.seed_everything(run.seed, workers=True)
     vocab = Vocab.load(prepared / VOCAB)

@@ -28,6 +28,7 @@ import numpy as np
 from kexue import files
 from kexue.errors import DataFormatError
 from kexue.fetch import Remote, fetch_all
+from kexue.loading import load_npz
 from kexue.tasks.word2vec.params import Word2VecParams
 from kexue.text.tokenize import Tokenizer
 from kexue.text.vocab import Vocab
@@ -160,11 +161,8 @@ class Corpus:
     """The prepared stream: word ids, sentence boundaries and per-word counts; words by id."""
 
     def __init__(self, prepared: Path) -> None:
-        path = Path(prepared) / CORPUS
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: missing; run the word2vec-preprocess stage first")
-        with np.load(path) as z:
-            self.ids, self.offsets, self.counts, self.source = z["ids"], z["offsets"], z["counts"], z["source"]
+        z = load_npz(Path(prepared) / CORPUS, ("ids", "offsets", "counts", "source"), stage="word2vec-preprocess")
+        self.ids, self.offsets, self.counts, self.source = z["ids"], z["offsets"], z["counts"], z["source"]
         self.vocab = Vocab.load(Path(prepared) / VOCAB)
 
     def __len__(self) -> int:

@@ -37,7 +37,7 @@ class TrainParams(Strict):
     epochs: int = Field(10, ge=1)
     alpha: float = Field(0.025, gt=0)  # learning rate at the start, decayed linearly ...
     min_alpha: float = Field(1e-4, ge=0)  # ... to this at the last word of the last epoch
-    batch_words: int = Field(1500, ge=1)  # stream words (before subsampling) per update: small stays in the CPU's cache
+    batch_words: int = Field(500, ge=1)  # stream words (before subsampling) per update: small stays in the CPU's cache
     updates_per_step: int = Field(20, ge=1)  # updates per Lightning step: fewer steps, less per-step overhead
     threads: int = Field(1, ge=1)  # CPU threads for ours (torch) and for gensim (workers): the same for both
     # how our updates run: torch (model.py: each update batched, its words' changes summed) or triton

@@ -20,7 +20,6 @@ import lightning as L
 import torch
 
 from kexue import files
-from kexue.fetch import sha256_of
 from kexue.params import RunParams
 from kexue.tasks.word2vec.batches import StreamDataModule
 from kexue.tasks.word2vec.data import CORPUS, VOCAB, Corpus
@@ -28,7 +27,7 @@ from kexue.tasks.word2vec.model import Word2Vec, choose_kernel
 from kexue.tasks.word2vec.params import Word2VecParams
 from kexue.tasks.word2vec.reference import train_gensim
 from kexue.tasks.word2vec.vectors import save_text
-from kexue.training import build_trainer, device_description, prepare_checkpoint_dir
+from kexue.training import build_trainer, device_description, prepare_checkpoint_dir, run_config
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +47,11 @@ def train(p: Word2VecParams, run: RunParams, prepared: Path, models: Path, live:
     corpus = Corpus(prepared)
     cuda = run.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
     kernel = choose_kernel(p.train.kernel, p.model.arch, cuda)
-    config = {
-        "kernel": kernel,
-        "seed": run.seed,
-        "trainer": run.trainer.model_dump(),
-        "model": p.model.model_dump(),
-        "train": p.train.model_dump(exclude={"gensim"}),
-        "data": {f: sha256_of(prepared / f) for f in (CORPUS, VOCAB)},
-    }
+    config = run_config(
+        "word2vec-train", run,
+        {"kernel": kernel, "model": p.model.model_dump(), "train": p.train.model_dump(exclude={"gensim"})},
+        [prepared / CORPUS, prepared / VOCAB],
+    )
     resume_from = prepare_checkpoint_dir(models, config)
     L.seed_everything(run.seed, workers=True)
     module = Word2Vec(corpus.counts, p.model.model_dump(), p.train.model_dump(), len(corpus), run.seed, kernel)
