@@ -27,7 +27,7 @@ def _merge(base: dict, override: dict) -> dict:
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout + proc.stderr
 
@@ -74,7 +74,8 @@ def test_repro_status_params_metrics_and_experiments(repo):
                   "captcha-download", "captcha-preprocess", "captcha-train", "captcha-evaluate",
                   "cws-download", "cws-preprocess", "cws-train", "cws-evaluate",
                   "word2vec-download", "word2vec-preprocess", "word2vec-train", "word2vec-evaluate",
-                  "cloze-download", "cloze-preprocess", "cloze-train", "cloze-evaluate"):
+                  "cloze-download", "cloze-preprocess", "cloze-train", "cloze-evaluate",
+                  "title-download", "title-preprocess", "title-train", "title-evaluate"):
         assert f"Running stage '{stage}'" in out
     w2v = json.loads((root / "metrics/word2vec.json").read_text())
     assert w2v["words_per_s"] > 0 and w2v["gensim_words_per_s"] > 0 and 0 <= w2v["neighbour_overlap"] <= 1
@@ -87,6 +88,7 @@ def test_repro_status_params_metrics_and_experiments(repo):
     cloze = json.loads((root / "metrics/cloze.json").read_text())
     assert cloze["cloze_valid"]["questions"] == 2000 and cloze["user_valid"]["questions"] == 2000
     assert 0 <= cloze["cloze_valid"]["accuracy"] <= 1 and (root / "metrics/cloze/eval/wrong_answers.csv").is_file()
+    assert json.loads((root / "metrics/title.json").read_text())["test_pairs"] == 200 and (root / "metrics/title/eval/examples.png").is_file()
     gan = json.loads((root / "metrics/gan.json").read_text())
     assert gan["fid"] > 0 and gan["generated_images"] == 500
     metrics = json.loads((root / "metrics/fashion.json").read_text())

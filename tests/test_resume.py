@@ -28,7 +28,7 @@ TRAIN = {"epochs": 3, "batch_size": 16, "optimizer": "adamw", "lr": 1e-2, "warmu
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of the code and dvc.yaml (the fingerprint reads the stage's deps from it), tiny params,
-    and prepared data big enough that an epoch takes a moment (1,900 training images, 118 steps)."""
+    and prepared data big enough that an epoch takes a moment (1,200 training images, 75 steps)."""
     root = tmp_path / "repo"
     shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copy2(REPO / "dvc.yaml", root / "dvc.yaml")
@@ -41,7 +41,7 @@ def project(tmp_path: Path) -> Path:
 
     from kexue.tasks.fashion import preprocess
 
-    preprocess(tiny_params(), cpu_run(), write_raw(tmp_path / "raw", train=2000), root / "data/prepared")
+    preprocess(tiny_params(), cpu_run(), write_raw(tmp_path / "raw", train=1300), root / "data/prepared")
     return root
 
 
@@ -92,7 +92,7 @@ def test_sigkill_mid_epoch_then_rerun_resumes_and_ends_as_an_uninterrupted_run(p
 
     resumed = json.loads((root / "killed/summary.json").read_text())
     whole = json.loads((root / "whole/summary.json").read_text())
-    assert resumed["steps"] == whole["steps"] == 3 * (1900 // 16)
+    assert resumed["steps"] == whole["steps"] == 3 * (1200 // 16)
     assert resumed["best_val_acc"] == whole["best_val_acc"]
     a, b = _weights(root / "killed/last.ckpt"), _weights(root / "whole/last.ckpt")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -115,7 +115,7 @@ def test_a_finished_run_is_trained_anew_after_its_code_changes(project):
     assert "resuming" not in log and "starting a fresh run" in log
     assert (root / "models/best.ckpt").stat().st_mtime_ns != written  # trained and saved again
     summary = json.loads((root / "models/summary.json").read_text())
-    assert summary["steps"] == 3 * (1900 // 16)
+    assert summary["steps"] == 3 * (1200 // 16)
     stored = json.loads((root / "models/fingerprint.json").read_text())["config"]["code"]
     assert "src/kexue/tasks/fashion/model.py" in stored and "src/kexue/training.py" in stored
     # the same program again gives the same weights: the edit is a comment

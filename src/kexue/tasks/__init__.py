@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-TASKS = ("fashion", "gan", "sentiment", "captcha", "cws", "word2vec", "cloze")
+TASKS = ("fashion", "gan", "sentiment", "captcha", "cws", "word2vec", "cloze", "title")
 
 STAGES = ("download", "preprocess", "train", "evaluate")
 
