@@ -67,7 +67,8 @@ def test_precision_as_a_number(tmp_path):
         (lambda d: d["trainer"].update(accelerator="gpus"), "trainer.accelerator", "'gpu'"),
         (lambda d: d["trainer"].update(strategy="dpp"), "trainer.strategy", "'ddp'"),
         (lambda d: d["fashion"]["quick"]["train"].update(batch_size=0), "fashion.quick.train.batch_size", ">= 1"),
-        (lambda d: d.update(profile="fast"), "profile", "'full' or 'quick'"),
+        (lambda d: d.update(profile="fast"), "profile", "'full', 'quick' or 'budget'"),
+        (lambda d: d["fashion"].update(budget={"train": {"lr": 0}}), "fashion.budget.train.lr", "greater than 0"),
     ],
 )
 def test_bad_params_name_the_key(tmp_path, edit, key, why):
@@ -91,6 +92,21 @@ def test_quick_profile_applies_overrides(tmp_path):
     assert p.train.epochs == quick["train"]["epochs"] and p.model.width == quick["model"]["width"]
     _, full = _load(REPO / "params.yaml")
     assert p.data == full.data  # keys the overrides leave alone keep their full values
+
+
+def test_a_profile_applies_its_own_section_and_a_task_without_one_runs_full(tmp_path):
+    def add_budget(d):
+        d.update(profile="budget")
+        d["fashion"]["budget"] = {"train": {"epochs": 2}}
+
+    run, p = _load(params_file(tmp_path, add_budget))
+    _, full = _load(REPO / "params.yaml")
+    assert run.profile == "budget" and p.train.epochs == 2 and p.model == full.model
+    # the same file for a task that has no `budget:` section: its full parameters
+    task = next(t for t in tasks.TASKS if "budget" not in yaml.safe_load((tmp_path / "params.yaml").read_text())[t])
+    _, other = load(tmp_path / "params.yaml", task, tasks.get(task).Params, tasks.TASKS)
+    _, other_full = load(REPO / "params.yaml", task, tasks.get(task).Params, tasks.TASKS)
+    assert other == other_full
 
 
 @pytest.mark.parametrize(
@@ -133,7 +149,7 @@ def _differences(default: object, configured: object, prefix: str) -> list[str]:
 def test_code_defaults_equal_params_yaml():
     """A task's `Params()` is the pipeline's configuration (params.yaml, without `quick:`), and `RunParams()`
     its shared keys: tests that build params from the defaults exercise what the pipeline runs."""
-    from kexue.params import SHARED_KEYS, RunParams
+    from kexue.params import PROFILES, SHARED_KEYS, RunParams
 
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     diffs = _differences(
@@ -141,6 +157,6 @@ def test_code_defaults_equal_params_yaml():
     )
     for task in tasks.TASKS:
         model = tasks.get(task).Params
-        section = {k: v for k, v in raw[task].items() if k != "quick"}
+        section = {k: v for k, v in raw[task].items() if k not in PROFILES}
         diffs += _differences(model().model_dump(), model.model_validate(section).model_dump(), task)
     assert not diffs, f"{len(diffs)} code defaults differ from params.yaml:\n" + "\n".join(diffs)

@@ -5,7 +5,9 @@ unknown keys and checks types and ranges, so a typo or a bad value fails with th
 (`fashion.train.lr`) before any work starts. pydantic does the checking; we only format its errors.
 
 `profile: quick` applies each task's `quick:` section (a partial copy of the task's own keys) on
-top of the full parameters: one switch, `dvc exp run -S profile=quick`, shrinks every task.
+top of the full parameters: one switch, `dvc exp run -S profile=quick`, shrinks every task. Every
+profile but `full` works the same way (`profile: budget` applies `budget:` sections); a task without
+a section for the chosen profile runs as `full`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from kexue.errors import InputError
 
 SHARED_KEYS = ("seed", "profile", "trainer")
+# The profiles besides `full`: each is a section name a task may carry (partial overrides of its keys).
+PROFILES = ("quick", "budget")
 
 
 class ParamsError(InputError, ValueError):
@@ -124,7 +128,7 @@ class SkipGramParams(Strict):
 
 class RunParams(Strict):
     seed: int = 42
-    profile: Literal["full", "quick"] = "full"
+    profile: Literal["full", "quick", "budget"] = "full"
     trainer: TrainerParams = TrainerParams()
 
 
@@ -182,7 +186,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
 def load(path: Path, task: str, model: type[M], known_tasks: tuple[str, ...] = ()) -> tuple[RunParams, M]:
     """Read `path`, validate the shared keys and the section `task` against `model`.
 
-    Returns (run params, task params) with the quick profile applied when `profile: quick`.
+    Returns (run params, task params) with the chosen profile's section applied (none for `full`).
     """
     path = Path(path)
     raw = read_yaml(path)
@@ -199,11 +203,16 @@ def load(path: Path, task: str, model: type[M], known_tasks: tuple[str, ...] = (
     if not isinstance(section, dict):
         raise ParamsError(f"{path}: {task} must be a mapping of keys")
     section = dict(section)
-    quick = section.pop("quick", None) or {}
-    if not isinstance(quick, dict):
-        raise ParamsError(f"{path}: {task}.quick must be a mapping of keys")
+    overrides = {name: section.pop(name, None) or {} for name in PROFILES}
+    for name, override in overrides.items():
+        if not isinstance(override, dict):
+            raise ParamsError(f"{path}: {task}.{name} must be a mapping of keys")
     full = _validate(model, section, task, path)
-    # The quick overrides are validated even in the full profile, so a typo there fails today.
-    # The full section is valid by now, so any error here comes from an override under `quick`.
-    quick_params = _validate(model, _deep_merge(section, quick), f"{task}.quick", path)
-    return run, (quick_params if run.profile == "quick" else full)
+    # Every profile's overrides are validated even in the full profile, so a typo there fails today.
+    # The full section is valid by now, so any error here comes from an override under the profile.
+    chosen = full
+    for name, override in overrides.items():
+        merged = _validate(model, _deep_merge(section, override), f"{task}.{name}", path)
+        if run.profile == name:
+            chosen = merged
+    return run, chosen
