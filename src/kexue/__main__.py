@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from kexue import params as params_mod
-from kexue import tasks
+from kexue import report, tasks
 from kexue.errors import EXPECTED_ERRORS
 
 
@@ -39,12 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: params.yaml)")
             for name in _path_args(fn):
                 sp.add_argument(f"--{name.replace('_', '-')}", dest=name, type=Path, required=True)
+    report.add_parser(sub)  # `python -m kexue report`: not a task, the tables and page from metrics/
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.task == "report":
+        return report.main(args)
     module = tasks.get(args.task)
     fn = getattr(module, args.stage)
     wanted = inspect.signature(fn).parameters
