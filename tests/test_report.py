@@ -22,6 +22,16 @@ TARGETS = {
 }
 
 
+def test_readme_tables_are_the_generated_ones():
+    reports = report.collect(ROOT / "metrics", ROOT / "metrics" / "targets.yaml")
+    fresh = report.tables(reports)
+    committed = report.readme_blocks(ROOT / "README.md")
+    for name in report.BLOCKS:
+        assert committed[name] == fresh[name], (
+            f"README.md's {name!r} table differs from metrics/*.json: run `python -m kexue report` and commit README.md"
+        )
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     metrics = tmp_path / "metrics"
