@@ -80,6 +80,37 @@ def accuracy(logp: torch.Tensor, y: torch.Tensor) -> float:
     return round(float((logp.argmax(1) == y).float().mean()), 5)
 
 
+# Fixed seeds, not `seed`: runs of every seed and variant are scored on the same images and noise.
+SUBSET_SEED, NOISE_SEED = 0, 0
+
+
+def with_noise(x: torch.Tensor, sigma: float, seed: int = NOISE_SEED) -> torch.Tensor:
+    """uint8 images plus Gaussian noise of std `sigma` on the [0, 1] pixel scale, clipped to [0, 1] and
+    rounded back to uint8 (the rounding adds at most 1/510, far below the noise)."""
+    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed))
+    return ((x.float() / 255 + sigma * noise).clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def noise_key(sigma: float) -> str:
+    """The metric's name: test_acc_noise_sigma0_1 for sigma 0.1 (no dot: dvc joins nested keys with dots)."""
+    return "test_acc_noise_sigma" + f"{sigma:g}".replace(".", "_")
+
+
+def robustness(module: FashionClassifier, p: FashionParams, prepared: Path, device: torch.device,
+               test_x: torch.Tensor, test_y: torch.Tensor, test_acc: float) -> dict:
+    """Single-view accuracy on a fixed subset of the training images and the generalisation gap (it
+    minus the single-view test accuracy `test_acc`), and test accuracy under Gaussian pixel noise."""
+    ev, out = p.evaluate, {}
+    if ev.train_subset:
+        x, y = load_split(prepared, "train")
+        idx = torch.randperm(len(y), generator=torch.Generator().manual_seed(SUBSET_SEED))[: ev.train_subset]
+        train_acc = accuracy(predict(module, x[idx], ev.batch_size, device), y[idx])
+        out.update(train_acc_subset=train_acc, train_subset_images=len(idx), generalisation_gap=round(train_acc - test_acc, 5))
+    for sigma in ev.noise_sigmas:
+        out[noise_key(sigma)] = accuracy(predict(module, with_noise(test_x, sigma), ev.batch_size, device), test_y)
+    return out
+
+
 def evaluate(p: FashionParams, run: RunParams, prepared: Path, models: Path, live: Path, metrics: Path, plots_dir: Path) -> None:
     """Write `metrics` (JSON), and `plots_dir/{confusion.csv, confusion.png, curves.png}`."""
     models, metrics, plots_dir = Path(models), Path(metrics), Path(plots_dir)
@@ -119,9 +150,9 @@ def evaluate(p: FashionParams, run: RunParams, prepared: Path, models: Path, liv
         "epochs": summary.get("epochs"),
         "train_wall_time_s": summary.get("train_wall_time_s"),
         "train_device": summary.get("device"),
-        "eval_wall_time_s": round(time.perf_counter() - start, 2),
-        "eval_device": str(device),
     }
+    result.update(robustness(module, p, prepared, device, x, y, result["test_acc_single_view"]))
+    result.update(eval_wall_time_s=round(time.perf_counter() - start, 2), eval_device=str(device))
     files.write_json(metrics, result)
 
     # One row per test image: the layout dvc's confusion template reads.
