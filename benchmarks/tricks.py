@@ -1,0 +1,308 @@
+"""Issue 37's sweep of fashion's tricks with DVC's own machinery: every trick against the budget
+recipe (`profile: budget`), three seeds each; mean ± std test accuracy, Δ against the baseline,
+training time; then the winners and their combination at the full budget.
+
+    python benchmarks/tricks.py --stage short --dry-run   # print the dvc commands, run nothing
+    python benchmarks/tricks.py --stage short             # queue, run (`dvc queue start -j 1`), wait, collect
+    python benchmarks/tricks.py --stage long              # the short stage's winners at the 10-minute budget
+    python benchmarks/tricks.py --collect-only            # only collect what `dvc exp show` already holds
+
+1. short: `dvc exp run --queue -n tricks-short-<variant>-seed<S> -S profile=budget -S seed=S -S ++fashion.budget.<key>=<value>
+   ... fashion-evaluate` for the baseline and every variant (`VARIANTS`), with the budget's epochs cut to
+   `SHORT_EPOCHS` and the evaluation's extras (training subset, noise) off: about 3 minutes a run on 2 CPU
+   cores (an estimate: 2 of the budget's 6 epochs), 20 variants x 3 seeds ~ 3 hours with one worker.
+2. long: the baseline, the `--top` best short variants that beat the baseline (at most one per key),
+   their combination, and the two Lipschitz variants (spectral_reg, spectral_norm: generalisation gap
+   and noise accuracy, which the long runs' evaluation reports), at the full budget (~10 minutes of
+   training each): (1 + 2 + 1 + 2) x 3 seeds ~ 3 hours. The winners come from the short stage's
+   collected `experiments.json`, or `--winners NAME ...`.
+3. `dvc queue start -j N` (1 on 2 cores; a bigger machine only changes -j), then wait until the queue
+   holds nothing queued or running.
+4. `dvc exp show --json` -> `benchmarks/results/tricks/experiments.json` (each tricks experiment's
+   settings and metrics), `tricks.md` (the tables, generated) and `tricks.png` (mean ± std per variant).
+
+`++key=value` sets a key of the `budget:` section whether or not the section has it yet (Hydra's
+force-add): a key only in the full section would be overridden by the budget's own value otherwise.
+Queued experiments start from the last commit plus the workspace's changes to tracked files: commit
+first. Nothing here is run by the tests but the collector and the command lists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from title_sweep import _file_data, _records, run, wait_for_queue  # noqa: E402  the shared dvc-queue helpers
+
+from kexue import files, plots  # noqa: E402
+
+log = logging.getLogger("tricks")
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "results" / "tricks"
+SEEDS = (1, 2, 3)
+TARGET = "fashion-evaluate"
+SHORT_EPOCHS = 2
+BASELINE = "baseline"
+# Each variant: keys under `fashion.budget` and their values; the baseline is the budget recipe itself.
+VARIANTS: dict[str, dict[str, object]] = {
+    BASELINE: {},
+    **{f"act-{a}": {"model.activation": a} for a in ("leaky_relu", "elu", "silu", "gelu", "mish", "softplus")},
+    "dropout-element": {"model.dropout": 0.2},
+    "dropout-channel": {"model.dropout": 0.1, "model.dropout_kind": "channel"},
+    "mixup": {"train.mixup_alpha": 0.2},
+    "sample-pairing": {"train.sample_pairing": 0.3},
+    "ema": {"train.ema_decay": 0.99},
+    "lr-layer-decay": {"train.lr_layer_decay": 0.8},
+    "grad-clip-norm": {"train.grad_clip": 1.0, "train.grad_clip_algorithm": "norm"},
+    "grad-clip-per-param": {"train.grad_clip_per_param": 0.1},
+    "spectral-reg": {"train.spectral_reg": 0.001},
+    "spectral-norm": {"model.spectral_norm": True},
+    "no-label-smoothing": {"train.label_smoothing": 0.0},
+    "center-loss": {"train.center_loss": 0.003},
+}
+LIPSCHITZ = ("spectral-reg", "spectral-norm")  # always in the long stage (item 4)
+COMBINED = "combined"
+# The short stage: fewer epochs, and evaluate without the training subset and the noise (seconds saved a run).
+SHORT_SETTINGS = {"train.epochs": SHORT_EPOCHS, "evaluate.train_subset": 0, "evaluate.noise_sigmas": []}
+MINUTES = {"short": 3.3, "long": 11.0}  # a run with its evaluation and dvc's overhead, 2 CPU cores: estimates
+NAME = re.compile(r"^tricks-(short|long)-(.+)-seed(\d+)$")
+
+
+def exp_name(stage: str, variant: str, seed: int) -> str:
+    return f"tricks-{stage}-{variant}-seed{seed}"
+
+
+def hydra_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ",".join(map(hydra_value, value)) + "]"
+    return str(value)
+
+
+def set_args(settings: dict[str, object]) -> list[str]:
+    """`-S ++fashion.budget.<key>=<value>` for each setting."""
+    return [a for key, value in settings.items() for a in ("-S", f"++fashion.budget.{key}={hydra_value(value)}")]
+
+
+def combine(winners: list[str]) -> dict[str, object]:
+    """The winners' settings merged, best first: a key a better winner set is kept."""
+    out: dict[str, object] = {}
+    for name in winners:
+        for key, value in VARIANTS[name].items():
+            out.setdefault(key, value)
+    return out
+
+
+def queue_commands(stage: str, seeds: tuple[int, ...], winners: list[str] | None = None) -> list[list[str]]:
+    if stage == "short":
+        plan = {name: {**SHORT_SETTINGS, **settings} for name, settings in VARIANTS.items()}
+    else:
+        names = [BASELINE, *(winners or []), *(n for n in LIPSCHITZ if n not in (winners or []))]
+        plan = {name: VARIANTS[name] for name in names}
+        if len(winners or []) > 1:
+            plan[COMBINED] = combine(winners)
+    return [["dvc", "exp", "run", "--queue", "-n", exp_name(stage, name, seed), "-S", "profile=budget", "-S", f"seed={seed}",
+             *set_args(settings), TARGET]
+            for name, settings in plan.items() for seed in seeds]
+
+
+# --- collecting ------------------------------------------------------------------------------------------
+
+def tricks_runs(shown: object) -> list[dict]:
+    """One row per tricks experiment with fashion metrics: stage, variant, seed, the budget settings, metrics."""
+    rows, seen = [], set()
+    for rec in _records(shown):
+        data = rec["data"]
+        name = rec.get("name") or data.get("name") or ""
+        match = NAME.match(name)
+        metrics = _file_data(data.get("metrics"), "metrics/fashion.json")
+        rev = data.get("rev") or rec.get("rev")
+        if not match or not metrics or rev in seen:
+            continue
+        seen.add(rev)
+        params = _file_data(data.get("params"), "params.yaml")
+        rows.append({
+            "name": name, "rev": rev, "stage": match[1], "variant": match[2], "seed": int(match[3]),
+            "profile": params.get("profile"), "budget": params.get("fashion", {}).get("budget"), "metrics": metrics,
+        })
+    return sorted(rows, key=lambda r: (r["stage"], r["variant"], r["seed"]))
+
+
+def summarize(rows: list[dict], stage: str) -> list[dict]:
+    """Per variant of `stage`: runs, mean and sample std of test accuracy, Δ against the baseline's mean
+    (percentage points), mean training time and, where evaluated, the gap and the noise accuracies."""
+    by: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["stage"] == stage:
+            by.setdefault(r["variant"], []).append(r["metrics"])
+    base = by.get(BASELINE)
+    base_mean = statistics.mean(m["test_acc"] for m in base) if base else None
+    out = []
+    for variant, ms in by.items():
+        acc = [m["test_acc"] for m in ms]
+
+        def mean_of(key: str) -> float | None:
+            values = [m[key] for m in ms if m.get(key) is not None]
+            return statistics.mean(values) if values else None
+
+        out.append({
+            "variant": variant, "runs": len(ms), "test_acc_mean": statistics.mean(acc),
+            "test_acc_std": statistics.stdev(acc) if len(acc) > 1 else None,
+            "delta_pp": None if base_mean is None else 100 * (statistics.mean(acc) - base_mean),
+            "train_wall_time_s": mean_of("train_wall_time_s"), "generalisation_gap": mean_of("generalisation_gap"),
+            "noise": {k: mean_of(k) for k in sorted({k for m in ms for k in m if k.startswith("test_acc_noise_sigma")})},
+        })
+    return sorted(out, key=lambda s: (s["variant"] != BASELINE, -s["test_acc_mean"]))
+
+
+def winners(summary: list[dict], top: int) -> list[str]:
+    """The best variants above the baseline's mean, at most `top`, at most one per key (two activations
+    cannot both win)."""
+    chosen, keys = [], set()
+    for s in summary:
+        if s["variant"] in VARIANTS and s["variant"] != BASELINE and (s["delta_pp"] or 0) > 0:
+            if not keys & set(VARIANTS[s["variant"]]) and len(chosen) < top:
+                chosen.append(s["variant"])
+                keys |= set(VARIANTS[s["variant"]])
+    return chosen
+
+
+def _pct(x: float | None, std: float | None = None) -> str:
+    if x is None:
+        return "–"
+    return f"{100 * x:.2f}%" + (f" ± {100 * std:.2f}" if std is not None else "")
+
+
+def _flat(d: object, prefix: str = "") -> dict[str, object]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    return {k: v for key, value in d.items() for k, v in _flat(value, f"{prefix}.{key}" if prefix else key).items()}
+
+
+def settings_text(variant: str, stage: str, rows: list[dict]) -> str:
+    """What the variant's runs set differently from the baseline's, read from their params (`budget:`)."""
+    of = {r["variant"]: _flat(r["budget"] or {}) for r in rows if r["stage"] == stage}
+    if BASELINE not in of or variant not in of:
+        return ", ".join(f"`{k}={hydra_value(v)}`" for k, v in VARIANTS.get(variant, {}).items())
+    base, mine = of[BASELINE], of[variant]
+    diff = {k: v for k, v in mine.items() if base.get(k, "unset") != v}
+    return ", ".join(f"`{k}={hydra_value(v)}`" for k, v in diff.items()) or "the budget recipe"
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["# fashion: the tricks of issue 37 against the budget recipe", "",
+             "Generated by `benchmarks/tricks.py` from `dvc exp show --json` (experiments `tricks-<stage>-<variant>-seed<S>`, "
+             "`profile: budget`). Test accuracy with the budget's test-time views, mean ± sample std over seeds; "
+             "Δ: percentage points against the baseline's mean; training time: mean seconds a run.", ""]
+    for stage, what in (("short", f"short budget ({SHORT_EPOCHS} epochs)"), ("long", "full budget")):
+        summary = summarize(rows, stage)
+        if not summary:
+            continue
+        noise = sorted({k for s in summary for k in s["noise"]})
+        lines += [f"## {what}", "",
+                  "| variant | settings | runs | test accuracy | Δ (pp) | train time (s) | generalisation gap |"
+                  + "".join(f" {k.removeprefix('test_acc_')} |" for k in noise),
+                  "|---|---|---|---|---|---|---|" + "---|" * len(noise)]
+        for s in summary:
+            delta = "–" if s["delta_pp"] is None else f"{s['delta_pp']:+.2f}"
+            time_s = "–" if s["train_wall_time_s"] is None else f"{s['train_wall_time_s']:.0f}"
+            lines.append(f"| {s['variant']} | {settings_text(s['variant'], stage, rows)} | {s['runs']} | "
+                         f"{_pct(s['test_acc_mean'], s['test_acc_std'])} | {delta} | {time_s} | {_pct(s['generalisation_gap'])} |"
+                         + "".join(f" {_pct(s['noise'].get(k))} |" for k in noise))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def figure(rows: list[dict], path: Path) -> None:
+    """Mean ± std test accuracy per variant, one panel a stage, the baseline's mean as a line."""
+    import matplotlib.pyplot as plt
+
+    stages = [s for s in ("short", "long") if summarize(rows, s)]
+    fig, axes = plt.subplots(1, max(1, len(stages)), figsize=(6.5 * max(1, len(stages)), 0.32 * len(VARIANTS) + 1.5), squeeze=False)
+    for ax, stage in zip(axes[0], stages):
+        summary = summarize(rows, stage)[::-1]
+        y = range(len(summary))
+        ax.errorbar([100 * s["test_acc_mean"] for s in summary], y, xerr=[100 * (s["test_acc_std"] or 0) for s in summary],
+                    fmt="o", capsize=3)
+        base = next((s for s in summary if s["variant"] == BASELINE), None)
+        if base:
+            ax.axvline(100 * base["test_acc_mean"], color="grey", linestyle="--", label="baseline mean")
+            ax.legend(loc="best")
+        ax.set_yticks(list(y), [s["variant"] for s in summary])
+        ax.set_xlabel("test accuracy (%), mean ± std over seeds")
+        ax.set_title(f"{stage} budget" if stage == "short" else "full budget")
+        ax.grid(alpha=0.3, axis="x")
+    fig.suptitle("fashion: tricks against the budget recipe")
+    plots.save_figure(fig, path)
+
+
+def write_results(rows: list[dict], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    files.write_json(out / "experiments.json", rows)
+    files.write_text(out / "tricks.md", table(rows))
+    figure(rows, out / "tricks.png")
+    log.info("%d tricks experiments -> %s", len(rows), out)
+
+
+def collect(out: Path) -> list[dict]:
+    import subprocess
+
+    shown = json.loads(subprocess.run(["dvc", "exp", "show", "--json"], cwd=ROOT, capture_output=True, text=True,
+                                      check=True).stdout)
+    rows = tricks_runs(shown)
+    write_results(rows, out)
+    return rows
+
+
+def long_winners(out: Path, top: int) -> list[str]:
+    path = out / "experiments.json"
+    if not path.is_file():
+        sys.exit(f"no short-stage results in {path}: run --stage short first, or pass --winners")
+    return winners(summarize(json.loads(path.read_text()), "short"), top)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("--stage", choices=("short", "long"), default="short")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--top", type=int, default=2, help="long stage: how many short-stage winners (default 2)")
+    parser.add_argument("--winners", nargs="+", choices=sorted(set(VARIANTS) - {BASELINE}),
+                        help="long stage: these variants instead of the short stage's winners")
+    parser.add_argument("--jobs", type=int, default=1, help="dvc queue start -j (default 1: 2 CPU cores)")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    parser.add_argument("--collect-only", action="store_true", help="skip queueing and running")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--poll", type=float, default=60.0, help="seconds between queue checks")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    seeds = tuple(args.seeds)
+    if not args.collect_only:
+        chosen = None
+        if args.stage == "long":
+            chosen = args.winners if args.winners is not None else long_winners(args.out, args.top)
+            log.info("long stage: winners %s", chosen or "none (baseline and the Lipschitz variants only)")
+        cmds = queue_commands(args.stage, seeds, chosen)
+        for cmd in cmds:
+            run(cmd, args.dry_run)
+        run(["dvc", "queue", "start", "-j", str(args.jobs)], args.dry_run)
+        if args.dry_run:
+            hours = len(cmds) * MINUTES[args.stage] / 60 / args.jobs
+            print(f"# {len(cmds)} experiments, about {hours:.1f} h at -j {args.jobs} on 2 CPU cores (estimate); "
+                  f"then: wait for `dvc queue status`, collect `dvc exp show --json` into {args.out}")
+            return 0
+        wait_for_queue(args.poll)
+    collect(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
