@@ -14,6 +14,8 @@ scored at beam widths 1, 3 and 5; mean ± std per variant beside the lead and or
    than the committed one would train again. `--beam-exps` still queues `title-beam{B}` experiments at
    the committed seed and prior: those find the trained model in `dvc.lock` and run only title-evaluate,
    a cross-check that `-S title.decode.beam=B` scores what `by_beam` says.
+   `--post-seeds S ...` also queues `title-pointer0-seed{S}`: the post's model (`title.model.pointer=false`,
+   no pointer-generator gate), scored in its own rows.
 3. `dvc queue start -j 1`, then wait until the queue holds nothing queued or running.
 4. `dvc exp show --json` -> `benchmarks/results/title/experiments.json` (the title experiments'
    params and metrics) and `benchmarks/results/title/sweep.md` (the table, generated).
@@ -49,12 +51,15 @@ def exp_name(prior: bool, seed: int) -> str:
     return f"title-prior{int(prior)}-seed{seed}"
 
 
-def queue_commands(seeds: tuple[int, ...], beam_exps: bool) -> list[list[str]]:
+def queue_commands(seeds: tuple[int, ...], beam_exps: bool, post_seeds: tuple[int, ...] = ()) -> list[list[str]]:
     cmds = []
     for prior in (True, False):
         for seed in seeds:
             cmds.append(["dvc", "exp", "run", "--queue", "-n", exp_name(prior, seed),
                          "-S", f"title.model.prior={'true' if prior else 'false'}", "-S", f"seed={seed}", TARGET])
+    for seed in post_seeds:  # the post's model: no pointer-generator gate
+        cmds.append(["dvc", "exp", "run", "--queue", "-n", f"title-pointer0-seed{seed}",
+                     "-S", "title.model.pointer=false", "-S", f"seed={seed}", TARGET])
     if beam_exps:
         for beam in BEAMS:
             cmds.append(["dvc", "exp", "run", "--queue", "-n", f"title-beam{beam}", "-S", f"title.decode.beam={beam}", TARGET])
@@ -123,6 +128,7 @@ def title_runs(shown: object) -> list[dict]:
             "seed": params.get("seed"),
             "profile": params.get("profile"),
             "prior": title.get("model", {}).get("prior"),
+            "pointer": title.get("model", {}).get("pointer"),
             "decode_beam": title.get("decode", {}).get("beam"),
             "metrics": metrics,
         })
@@ -157,6 +163,11 @@ def table(rows: list[dict], seeds: tuple[int, ...]) -> str:
             cells = [_mean_std([x[k] for x in per]) for k in KEYS]
             lines.append(f"| prior {'on' if prior else 'off'}, beam {beam}{' (greedy)' if beam == 1 else ''} | {len(per)} | "
                          + " | ".join(cells) + " |")
+    post = [r for r in rows if r["name"].startswith("title-pointer0-")]
+    for beam in BEAMS if post else ():
+        per = [x for x in (r["metrics"].get("by_beam", {}).get(f"beam{beam}") for r in post) if x]
+        lines.append(f"| the post's model (pointer off, prior on), beam {beam} | {len(per)} | "
+                     + " | ".join(_mean_std([x[k] for x in per]) for k in KEYS) + " |")
     for name in ("lead", "oracle"):
         per = [r["metrics"][name] for r in sweep if name in r["metrics"]]
         lines.append(f"| {name} baseline | {len(per)} | " + " | ".join(_mean_std([x[k] for x in per]) for k in KEYS) + " |")
@@ -186,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--jobs", type=int, default=1, help="dvc queue start -j (default 1: 2 CPU cores)")
+    parser.add_argument("--post-seeds", type=int, nargs="*", default=[],
+                        help="also queue the post's model (title.model.pointer=false) at these seeds")
     parser.add_argument("--beam-exps", action="store_true", help="also queue -S title.decode.beam=B experiments (see 2.)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     parser.add_argument("--collect-only", action="store_true", help="skip queueing and running")
@@ -195,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     seeds = tuple(args.seeds)
     if not args.collect_only:
-        for cmd in queue_commands(seeds, args.beam_exps):
+        for cmd in queue_commands(seeds, args.beam_exps, tuple(args.post_seeds)):
             run(cmd, args.dry_run)
         run(["dvc", "queue", "start", "-j", str(args.jobs)], args.dry_run)
         if args.dry_run:

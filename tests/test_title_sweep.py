@@ -1,0 +1,40 @@
+"""benchmarks/title_sweep.py: its collector and table on a hand-made `dvc exp show --json` (no dvc runs)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from tests.conftest import REPO
+
+_spec = importlib.util.spec_from_file_location("title_sweep", REPO / "benchmarks" / "title_sweep.py")
+title_sweep = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(title_sweep)
+
+
+def _scores(r: float) -> dict:
+    return {"rouge1": r + 0.05, "rouge2": r - 0.1, "rougeL": r}
+
+
+def _exp(name: str, seed: int, prior: bool, pointer: bool, r: float) -> dict:
+    metrics = {"model": _scores(r), "lead": _scores(0.3), "oracle": _scores(0.35),
+               "by_beam": {f"beam{b}": _scores(r + 0.01 * b) for b in title_sweep.BEAMS}}
+    params = {"seed": seed, "profile": "full",
+              "title": {"model": {"prior": prior, "pointer": pointer}, "decode": {"beam": 3}}}
+    data = {"rev": f"rev-{name}", "params": {"params.yaml": {"data": params}},
+            "metrics": {"metrics/title.json": {"data": metrics}}}
+    return {"name": name, "revs": [{"rev": data["rev"], "name": name, "data": data, "experiments": None}]}
+
+
+def test_the_table_averages_each_variant_over_seeds_beside_the_baselines():
+    shown = [{"rev": "workspace", "data": {"rev": "workspace", "params": {}, "metrics": {}}},
+             {"experiments": [_exp("title-prior1-seed1", 1, True, True, 0.36), _exp("title-prior1-seed2", 2, True, True, 0.38),
+                              _exp("title-prior0-seed1", 1, False, True, 0.30), _exp("title-pointer0-seed1", 1, True, False, 0.20)]}]
+    rows = title_sweep.title_runs(shown)
+    assert {r["name"] for r in rows} == {"title-prior1-seed1", "title-prior1-seed2", "title-prior0-seed1", "title-pointer0-seed1"}
+    assert next(r for r in rows if r["name"] == "title-pointer0-seed1")["pointer"] is False
+    table = title_sweep.table(rows, (1, 2))
+    # prior on, beam 3: the mean and sample std of 0.39 and 0.41 over the two seeds
+    assert "| prior on, beam 3 | 2 | 0.4500 ± 0.0141 | 0.3000 ± 0.0141 | 0.4000 ± 0.0141 |" in table
+    assert "| prior off, beam 1 (greedy) | 1 | 0.3600 | 0.2100 | 0.3100 |" in table
+    assert "| the post's model (pointer off, prior on), beam 5 | 1 | 0.3000 | 0.1500 | 0.2500 |" in table
+    assert "| lead baseline | 3 | 0.3500 ± 0.0000 |" in table  # only the sweep's runs, not the post's model
