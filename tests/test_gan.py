@@ -1,5 +1,6 @@
 """gan: the penalty and losses on hand-checkable cases, the manual-optimisation step, FID, the
-preprocess/train/evaluate stages on tiny real-format data, and params errors."""
+preprocess/features/train/evaluate stages on tiny real-format data, and params errors. The
+architectures, precision/recall and the time budget: tests/test_gan_arch.py."""
 
 from __future__ import annotations
 
@@ -18,23 +19,24 @@ from kexue.__main__ import main
 from kexue.params import ParamsError, load
 from kexue.tasks import gan
 from kexue.tasks.fashion.data import FILES
-from kexue.tasks.fashion.model import FashionClassifier
 from kexue.tasks.gan import fid as fidlib
 from kexue.tasks.gan import losses
 from kexue.tasks.gan.data import GanDataModule, load_images, to_gan_input, to_uint8
 from kexue.tasks.gan.model import GAN
 from kexue.tasks.gan.params import GanParams
 from kexue.tasks.gan.train import snapshot_epochs
-from tests.conftest import REPO, Killed, KillAfterFirstEpoch, cpu_run, params_file, synthetic_images, tiny_params, write_idx
+from tests.conftest import REPO, Killed, KillAfterFirstEpoch, cpu_run, params_file, synthetic_images, write_idx
 
 TINY_MODEL = {"z_dim": 16, "g_channels": 4, "d_channels": 4}
+TINY_FEATURES = {"width": 4, "dim": 16, "epochs": 1, "batch_size": 32}
 
 
-def tiny_gan_params(**train: object) -> GanParams:
+def tiny_gan_params(model: dict | None = None, **train: object) -> GanParams:
     settings = dict(epochs=1, batch_size=16, n_critic=2, snapshots=2)
     settings.update(train)
     return GanParams.model_validate(
-        {"model": TINY_MODEL, "train": settings, "evaluate": {"samples": 200, "floor_images": 200, "batch_size": 100, "grid": 3}}
+        {"model": {**TINY_MODEL, **(model or {})}, "train": settings, "features": TINY_FEATURES,
+         "evaluate": {"samples": 200, "floor_images": 200, "batch_size": 100, "grid": 3}}
     )
 
 
@@ -163,55 +165,56 @@ def test_preprocess_drops_duplicates(tmp_path):
         assert len(z["x"]) == len(z["y"]) == 95
 
 
-def _classifier_checkpoint(folder: Path, images: torch.Tensor) -> Path:
-    """A fashion-train checkpoint of an untrained tiny MobileNet whose BatchNorm statistics are set
-    from `images`: random but informative features. (A few training steps on the tiny data leave
-    most features dead, and untouched BatchNorm statistics shrink them to ~1e-9: either makes every
-    FID 0.)"""
-    tp = tiny_params()
-    module = FashionClassifier(tp.model.model_dump(), tp.train.model_dump())
-    for m in module.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.momentum = None  # a plain average over the batches seen
-    with torch.no_grad():
-        module.train()(images)
-    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
-    trainer.strategy.connect(module)
-    folder.mkdir(parents=True)
-    trainer.save_checkpoint(folder / "best.ckpt")
-    return folder
+@pytest.fixture
+def feature_net(gan_prepared: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "gan_features"
+    gan.features(tiny_gan_params(), cpu_run(), gan_prepared, out)
+    return out
 
 
-def test_train_then_evaluate_writes_everything(gan_prepared, tmp_path):
+def test_feature_net_is_deterministic_and_reports_its_accuracy(gan_prepared, feature_net, tmp_path):
+    again = tmp_path / "again"
+    gan.features(tiny_gan_params(), cpu_run(), gan_prepared, again)
+    a, b = (torch.load(d / "net.pt", weights_only=True)["state_dict"] for d in (feature_net, again))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    summary = json.loads((feature_net / "summary.json").read_text())
+    assert 0 <= summary["test_acc"] <= 1 and summary["feature_dim"] == 16 and summary["steps"] == 400 // 32
+
+
+def test_train_then_evaluate_writes_everything(gan_prepared, feature_net, tmp_path):
     run = cpu_run()
-    fashion_models = _classifier_checkpoint(tmp_path / "fashion_models", load_images(gan_prepared, "train")[0])
     p = tiny_gan_params(epochs=2)
     models, live = tmp_path / "models", tmp_path / "live"
     gan.train(p, run, gan_prepared, models, live)
     assert sorted(f.name for f in (models / "snapshots").iterdir()) == ["epoch_001.pt", "epoch_002.pt"]
     summary = json.loads((models / "summary.json").read_text())
     assert summary["epochs"] == 2 and summary["generator_steps"] == 2 * (400 // (16 * 2))
+    assert summary["time_budget_min"] == 0 and summary["stopped_by_budget"] is False
 
     metrics, plots = tmp_path / "gan.json", tmp_path / "plots"
-    gan.evaluate(p, run, gan_prepared, models, fashion_models, live, metrics, plots)
+    gan.evaluate(p, run, gan_prepared, models, feature_net, live, metrics, plots)
     m = json.loads(metrics.read_text())
-    expected = {"fid", "fid_floor", "fid_ratio", "coverage_entropy_bits", "coverage", "generator_params",
-                "critic_params", "train_wall_time_s", "train_device", "eval_wall_time_s", "eval_device"}
+    expected = {"fid", "fid_floor", "fid_ratio", "precision", "recall", "precision_real", "recall_real", "feature_net_test_acc",
+                "coverage_entropy_bits", "coverage", "generator_params", "critic_params", "generator_steps", "fid_curve",
+                "train_wall_time_s", "train_device", "eval_wall_time_s", "eval_device"}
     assert expected <= set(m)
     assert m["fid"] > 0 and m["fid_floor"] > 0 and m["fid_ratio"] == pytest.approx(m["fid"] / m["fid_floor"], rel=1e-2)
+    assert 0 <= m["precision"] <= 1 and 0 <= m["recall"] <= 1 and m["pr_images"] == 100  # the 100 test images
+    assert m["feature_net_test_acc"] == json.loads((feature_net / "summary.json").read_text())["test_acc"]
     assert 0 <= m["coverage_entropy_bits"] <= math.log2(10) + 1e-9
     assert sum(m["coverage"].values()) == pytest.approx(1.0, abs=1e-3)
     for name in ("samples.png", "fid.png", "coverage.png", "curves.png", "fid.csv", "coverage.csv"):
         assert (plots / name).is_file(), name
     assert list(np.loadtxt(plots / "fid.csv", delimiter=",", skiprows=1, usecols=0)) == [1, 2]
+    assert [r["generator_steps"] for r in m["fid_curve"]] == [12, 24] and m["fid_curve"][-1]["fid"] == m["fid"]
 
 
-def test_evaluate_without_classifier_names_the_missing_checkpoint(gan_prepared, tmp_path):
+def test_evaluate_without_feature_net_names_the_missing_stage(gan_prepared, tmp_path):
     p, run = tiny_gan_params(), cpu_run()
     models = tmp_path / "models"
     gan.train(p, run, gan_prepared, models, tmp_path / "live")
-    with pytest.raises(FileNotFoundError, match="fashion_models/best.ckpt.*fashion-train"):
-        gan.evaluate(p, run, gan_prepared, models, tmp_path / "fashion_models", tmp_path / "live", tmp_path / "m.json", tmp_path / "e")
+    with pytest.raises(FileNotFoundError, match="gan_features/net.pt.*gan-features"):
+        gan.evaluate(p, run, gan_prepared, models, tmp_path / "gan_features", tmp_path / "live", tmp_path / "m.json", tmp_path / "e")
     assert not (tmp_path / "m.json").exists()
 
 
@@ -226,6 +229,13 @@ def test_evaluate_without_classifier_names_the_missing_checkpoint(gan_prepared, 
         (lambda d: d["gan"]["quick"]["train"].update(n_critic=0), "gan.quick.train.n_critic", "greater than or equal to 1"),
         (lambda d: d["gan"]["model"].update(spectral=True), "gan.model.spectral", "unknown key"),
         (lambda d: d["gan"]["train"].update(ema=1.5), "gan.train.ema", "less than 1"),
+        (lambda d: d["gan"]["model"].update(generator="stylegan"), "gan.model.generator", "'dcgan', 'resnet' or 'selfmod'"),
+        (lambda d: d["gan"]["model"].update(critic="selfmod"), "gan.model.critic", "'dcgan' or 'resnet'"),
+        (lambda d: d["gan"]["model"].update(upsample="bilinear"), "gan.model.upsample", "'auto', 'transposed' or 'nearest'"),
+        (lambda d: d["gan"]["train"].update(time_budget_min=-1), "gan.train.time_budget_min", "greater than or equal to 0"),
+        (lambda d: d["gan"]["features"].update(width=0), "gan.features.width", "greater than or equal to 1"),
+        (lambda d: d["gan"]["quick"]["features"].update(epochs=0), "gan.quick.features.epochs", "greater than or equal to 1"),
+        (lambda d: d["gan"]["evaluate"].update(pr_k=0), "gan.evaluate.pr_k", "greater than or equal to 1"),
     ],
 )
 def test_bad_params_name_the_key(tmp_path, edit, key, why):
@@ -243,7 +253,8 @@ def test_ema_off(tmp_path, value):
     assert p.train.ema is None
 
 
-def test_cli_has_no_download_stage_for_gan(capsys):
+def test_cli_has_no_download_stage_for_gan_and_a_features_stage(capsys):
+    assert tasks.stages("gan") == ("preprocess", "features", "train", "evaluate")
     with pytest.raises(SystemExit):
         main(["gan", "download", "--raw", "x"])
     assert "invalid choice: 'download'" in capsys.readouterr().err

@@ -18,6 +18,7 @@ def get(task: str) -> ModuleType:
 
 
 def stages(task: str) -> tuple[str, ...]:
-    """The stages `task` has, in pipeline order."""
+    """The stages `task` has, in pipeline order: its own `STAGES` where it lists them (gan's
+    `features`), else those of `STAGES` it defines."""
     module = get(task)
-    return tuple(s for s in STAGES if callable(getattr(module, s, None)))
+    return tuple(s for s in getattr(module, "STAGES", STAGES) if callable(getattr(module, s, None)))

@@ -1,11 +1,16 @@
-"""WGAN-GP on Fashion-MNIST, scored by FID in our own classifier's feature space.
+"""A GAN on Fashion-MNIST, scored by FID, precision and recall in its own feature classifier's features.
 
-Stages: preprocess -> train -> evaluate (the images come from fashion-download's files).
+Stages: preprocess -> features -> train -> evaluate (the images come from fashion-download's files;
+`features` trains the frozen classifier the scores are measured in).
 """
 
 from kexue.tasks.gan.data import preprocess
 from kexue.tasks.gan.evaluate import evaluate
+from kexue.tasks.gan.feature_net import features
 from kexue.tasks.gan.params import GanParams as Params
 from kexue.tasks.gan.train import train
 
-__all__ = ["Params", "preprocess", "train", "evaluate"]
+# The stages in pipeline order: the task has no download, and one stage the others lack.
+STAGES = ("preprocess", "features", "train", "evaluate")
+
+__all__ = ["Params", "STAGES", "preprocess", "features", "train", "evaluate"]

@@ -1,6 +1,7 @@
-"""The LightningModule: a DCGAN generator and critic trained with manual optimisation
-(n_critic critic updates, then one generator update, per training step), and an EMA of the
-generator weights (torch's AveragedModel, a submodule, so checkpoints carry it)."""
+"""The LightningModule: a generator and critic (`gan.model.generator`/`critic`: DCGAN, ResNet or
+self-modulated ResNet) trained with manual optimisation (n_critic critic updates, then one generator
+update, per training step), and an EMA of the generator weights (torch's AveragedModel, a submodule,
+so checkpoints carry it)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,27 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
 from kexue.nn.dcgan import Critic, Generator
+from kexue.nn.gan_resnet import ResNetCritic, ResNetGenerator
+from kexue.nn.selfmod import SelfModGenerator
 from kexue.tasks.gan import losses
 from kexue.tasks.gan.data import to_gan_input, to_uint8
 from kexue.tasks.gan.params import ModelParams, TrainParams
+
+
+def build_generator(mp: ModelParams) -> nn.Module:
+    """The generator `mp.generator` names, `upsample: auto` meaning its own kind of upsampling."""
+    if mp.generator == "dcgan":
+        return Generator(mp.z_dim, mp.g_channels, "transposed" if mp.upsample == "auto" else mp.upsample)
+    upsample = "nearest" if mp.upsample == "auto" else mp.upsample
+    if mp.generator == "resnet":
+        return ResNetGenerator(mp.z_dim, mp.g_channels, upsample)
+    return SelfModGenerator(mp.z_dim, mp.g_channels, upsample, mp.selfmod_hidden)
+
+
+def build_critic(mp: ModelParams) -> nn.Module:
+    if mp.critic == "dcgan":
+        return Critic(mp.d_channels, spectral_norm=mp.spectral_norm)
+    return ResNetCritic(mp.d_channels, spectral_norm=mp.spectral_norm)
 
 
 def ema_avg_fn(decay: float):
@@ -35,8 +54,8 @@ class GAN(L.LightningModule):
         self.mp = ModelParams.model_validate(model)
         self.tp = TrainParams.model_validate(train)
         self.channels_last = channels_last
-        self.generator = Generator(self.mp.z_dim, self.mp.g_channels)
-        self.critic = Critic(self.mp.d_channels, spectral_norm=self.mp.spectral_norm)
+        self.generator = build_generator(self.mp)
+        self.critic = build_critic(self.mp)
         if channels_last:
             self.generator = self.generator.to(memory_format=torch.channels_last)
             self.critic = self.critic.to(memory_format=torch.channels_last)

@@ -15,10 +15,26 @@ class DataParams(Strict):
     dedupe: bool = True
 
 
+class FeaturesParams(Strict):
+    """The feature classifier FID, precision and recall are measured in (stage gan-features)."""
+
+    width: int = Field(32, ge=1)  # conv channels w -> 2w -> 4w at 28 -> 14 -> 7 pixels
+    dim: int = Field(128, ge=2)  # the features: a linear layer (+ ReLU) on the flattened 7x7 map
+    epochs: int = Field(3, ge=1)
+    batch_size: int = Field(128, ge=1)
+    lr: float = Field(2e-3, gt=0)  # Adam, cosine decay to 0 over the run
+    train_limit: int = Field(0, ge=0)  # use only the first N training images (0 = all)
+
+
 class ModelParams(Strict):
     z_dim: int = Field(128, ge=1)
     g_channels: int = Field(16, ge=1)  # generator width: 4c -> 2c -> c channels at 7 -> 14 -> 28 pixels
     d_channels: int = Field(16, ge=1)  # critic width: c -> 2c -> 4c channels at 28 -> 14 -> 7 pixels
+    generator: Literal["dcgan", "resnet", "selfmod"] = "dcgan"  # nn/dcgan.py, nn/gan_resnet.py, nn/selfmod.py
+    critic: Literal["dcgan", "resnet"] = "dcgan"
+    # auto: the generator's own (dcgan: transposed; resnet, selfmod: nearest upsampling + conv)
+    upsample: Literal["auto", "transposed", "nearest"] = "auto"
+    selfmod_hidden: int = Field(32, ge=1)  # hidden units of each self-modulation MLP
     spectral_norm: bool = False  # on every critic layer
 
 
@@ -35,6 +51,9 @@ class TrainParams(Strict):
     ema: Decay = 0.999  # EMA decay of the generator weights; off (or null) = none
     snapshots: int = Field(6, ge=1)  # generator snapshots kept for the FID-over-training curve
     train_limit: int = Field(0, ge=0)  # use only the first N training images (0 = all)
+    # Stop when training has taken this many minutes (a resumed run counts its earlier time); 0 = off.
+    # With a budget the snapshots are spread over the budget's time instead of the epochs.
+    time_budget_min: float = Field(0.0, ge=0)
 
 
 class EvaluateParams(Strict):
@@ -42,10 +61,12 @@ class EvaluateParams(Strict):
     floor_images: int = Field(10000, ge=2)  # training images for the floor FID (train vs test)
     batch_size: int = Field(500, ge=1)
     grid: int = Field(10, ge=1)  # the sample grid is grid x grid images from fixed noise
+    pr_k: int = Field(3, ge=1)  # precision and recall (Kynkaenniemi et al. 2019): k-th nearest neighbour radii
 
 
 class GanParams(Strict):
     data: DataParams = DataParams()
+    features: FeaturesParams = FeaturesParams()
     model: ModelParams = ModelParams()
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
