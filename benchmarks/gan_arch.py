@@ -1,0 +1,326 @@
+"""Issue 38's equal-compute comparison of GAN architectures with DVC's own machinery: every
+configuration trained for the same wall-clock budget (`gan.train.time_budget_min`), two seeds each,
+with WGAN-GP and with the hinge loss; then the two best at the full 80-minute budget.
+
+    python benchmarks/gan_arch.py --stage short --dry-run   # print the dvc commands, run nothing
+    python benchmarks/gan_arch.py --stage short             # queue, run (`dvc queue start -j 1`), wait, collect
+    python benchmarks/gan_arch.py --stage long              # the short stage's two best at 80 minutes
+    python benchmarks/gan_arch.py --collect-only            # only collect what `dvc exp show` already holds
+
+1. short: `dvc exp run --queue -n gan-arch-short-<config>-<loss>-seed<S> -S gan.model.<key>=<value> ...
+   -S gan.train.loss=<loss> -S gan.train.time_budget_min=10 -S gan.train.epochs=1000 -S seed=S gan-evaluate`
+   for every configuration of `CONFIGS` (dcgan, dcgan with nearest upsampling for the checkerboard,
+   dcgan + spectral norm, resnet, selfmod) and both losses: 5 x 2 x 2 = 20 runs of ~12 minutes (10 of
+   training, evaluation and dvc's overhead: an estimate) ~ 4 hours with one worker on 2 CPU cores.
+   The epochs are set out of reach, so the budget alone stops each run. Everything else stays at its
+   default: the hinge runs keep the gradient penalty (`gp_weight` 10) and 5 critic steps, so only the
+   loss differs.
+2. long: the two best (configuration, loss) pairs of the short stage by mean FID (from its collected
+   `experiments.json`, or `--winners CONFIG:LOSS ...`) and today's default (dcgan, wgan-gp) as the
+   reference, at `time_budget_min=80` (the default's 60 epochs took 79 minutes): 3 x 2 runs ~ 8 hours.
+3. `dvc queue start -j N` (1 on 2 cores: the budget is wall-clock time, so runs must not share the
+   CPU), then wait until the queue holds nothing queued or running.
+4. `dvc exp show --json` -> `benchmarks/results/gan_arch/experiments.json` (each run's settings and
+   metrics), `gan_arch.md` (the tables: FID, precision, recall, steps reached, parameters; generated),
+   `samples.png` (each configuration's sample grid side by side, read from its experiment commit with
+   `git show <rev>:metrics/gan/eval/samples.png`) and `fid_over_time.png` (FID of the generator
+   snapshots against training time: with a budget gan-train spreads its snapshots over the time and
+   gan-evaluate scores each, `fid_curve` in metrics/gan.json).
+
+Before queueing, `gan-features` must be in `dvc.lock` (`dvc repro gan-features`, commit): every run
+is scored in that one frozen classifier, and an experiment would otherwise train its own copy first
+(the same weights, minutes lost per run). Queued experiments start from the last commit plus the
+workspace's changes to tracked files: commit first. Nothing here is run by the tests but the collector
+and the command lists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from title_sweep import _file_data, _records, run, wait_for_queue  # noqa: E402  the shared dvc-queue helpers
+from tricks import hydra_value  # noqa: E402
+
+from kexue import files, plots  # noqa: E402
+
+log = logging.getLogger("gan_arch")
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "results" / "gan_arch"
+SEEDS = (1, 2)
+TARGET = "gan-evaluate"
+# Each configuration: keys under `gan.model`.
+CONFIGS: dict[str, dict[str, object]] = {
+    "dcgan": {},
+    "dcgan-nearest": {"upsample": "nearest"},
+    "dcgan-sn": {"spectral_norm": True},
+    "resnet": {"generator": "resnet", "critic": "resnet"},
+    "selfmod": {"generator": "selfmod", "critic": "resnet"},
+}
+LOSSES = ("wgan-gp", "hinge")
+BASELINE = ("dcgan", "wgan-gp")  # today's default, the long stage's reference
+BUDGET_MIN = {"short": 10, "long": 80}
+EPOCHS = 1000  # out of reach of either budget: the time stops every run
+MINUTES = {"short": 12.0, "long": 82.0}  # a run with its evaluation and dvc's overhead, 2 CPU cores: estimates
+NAME = re.compile(r"^gan-arch-(short|long)-(.+)-(" + "|".join(map(re.escape, LOSSES)) + r")-seed(\d+)$")
+SAMPLES = "metrics/gan/eval/samples.png"
+
+
+def exp_name(stage: str, config: str, loss: str, seed: int) -> str:
+    return f"gan-arch-{stage}-{config}-{loss}-seed{seed}"
+
+
+def queue_commands(stage: str, seeds: tuple[int, ...], winners: list[tuple[str, str]] | None = None) -> list[list[str]]:
+    if stage == "short":
+        plan = [(config, loss) for config in CONFIGS for loss in LOSSES]
+    else:
+        plan = list(dict.fromkeys([*(winners or []), BASELINE]))
+    cmds = []
+    for config, loss in plan:
+        settings = {**{f"model.{k}": v for k, v in CONFIGS[config].items()}, "train.loss": loss,
+                    "train.time_budget_min": BUDGET_MIN[stage], "train.epochs": EPOCHS}
+        sets = [a for key, value in settings.items() for a in ("-S", f"gan.{key}={hydra_value(value)}")]
+        cmds += [["dvc", "exp", "run", "--queue", "-n", exp_name(stage, config, loss, seed), *sets, "-S", f"seed={seed}", TARGET]
+                 for seed in seeds]
+    return cmds
+
+
+# --- collecting ------------------------------------------------------------------------------------------
+
+METRICS = ("fid", "fid_floor", "precision", "recall", "generator_steps", "generator_params", "critic_params", "train_wall_time_s",
+           "stopped_by_budget", "time_budget_min", "feature_net_test_acc", "fid_curve")
+
+
+def arch_runs(shown: object) -> list[dict]:
+    """One row per gan-arch experiment with gan metrics: stage, configuration, loss, seed, the gan.model
+    and gan.train params, and the metrics the tables and plots read."""
+    rows, seen = [], set()
+    for rec in _records(shown):
+        data = rec["data"]
+        name = rec.get("name") or data.get("name") or ""
+        match = NAME.match(name)
+        metrics = _file_data(data.get("metrics"), "metrics/gan.json")
+        rev = data.get("rev") or rec.get("rev")
+        if not match or not metrics or rev in seen:
+            continue
+        seen.add(rev)
+        gan = _file_data(data.get("params"), "params.yaml").get("gan", {})
+        rows.append({
+            "name": name, "rev": rev, "stage": match[1], "config": match[2], "loss": match[3], "seed": int(match[4]),
+            "model": gan.get("model"), "train": gan.get("train"), "metrics": {k: metrics.get(k) for k in METRICS},
+        })
+    return sorted(rows, key=lambda r: (r["stage"], r["config"], r["loss"], r["seed"]))
+
+
+def _mean(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.mean(values) if values else None
+
+
+def summarize(rows: list[dict], stage: str) -> list[dict]:
+    """Per (configuration, loss) of `stage`: runs, mean and sample std of FID, mean precision, recall and
+    steps reached, the parameter counts; best mean FID first."""
+    by: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        if r["stage"] == stage and r["metrics"].get("fid") is not None:
+            by.setdefault((r["config"], r["loss"]), []).append(r["metrics"])
+    out = []
+    for (config, loss), ms in by.items():
+        fid = [m["fid"] for m in ms]
+        out.append({
+            "config": config, "loss": loss, "runs": len(ms), "fid_mean": statistics.mean(fid),
+            "fid_std": statistics.stdev(fid) if len(fid) > 1 else None,
+            **{k: _mean([m.get(k) for m in ms]) for k in ("precision", "recall", "generator_steps", "train_wall_time_s", "fid_floor")},
+            "generator_params": ms[0].get("generator_params"), "critic_params": ms[0].get("critic_params"),
+        })
+    return sorted(out, key=lambda s: s["fid_mean"])
+
+
+def winners(summary: list[dict], top: int) -> list[tuple[str, str]]:
+    return [(s["config"], s["loss"]) for s in summary[:top]]
+
+
+def _num(x: float | None, fmt: str = "{:.2f}") -> str:
+    return "–" if x is None else fmt.format(x)
+
+
+def settings_text(config: str) -> str:
+    return ", ".join(f"`{k}={hydra_value(v)}`" for k, v in CONFIGS.get(config, {}).items()) or "defaults"
+
+
+def table(rows: list[dict]) -> str:
+    acc = _mean([r["metrics"].get("feature_net_test_acc") for r in rows])
+    lines = ["# gan: architectures at equal wall-clock budgets (issue 38)", "",
+             "Generated by `benchmarks/gan_arch.py` from `dvc exp show --json` (experiments "
+             "`gan-arch-<stage>-<config>-<loss>-seed<S>`). Each run trained for the same wall-clock budget on the "
+             "same machine; FID (10k generated vs the test images), precision and recall (k = 3 nearest neighbours) "
+             "in the features of the gan-features classifier"
+             + (f" (test accuracy {100 * acc:.2f}%)" if acc is not None else "")
+             + "; mean ± sample std over seeds; steps: generator steps reached in the budget.", ""]
+    for stage in ("short", "long"):
+        summary = summarize(rows, stage)
+        if not summary:
+            continue
+        lines += [f"## {BUDGET_MIN[stage]}-minute budget ({stage} stage)", "",
+                  "| configuration | `gan.model` | loss | runs | FID | precision | recall | steps | generator params | critic params |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for s in summary:
+            fid = _num(s["fid_mean"]) + (f" ± {s['fid_std']:.2f}" if s["fid_std"] is not None else "")
+            lines.append(f"| {s['config']} | {settings_text(s['config'])} | {s['loss']} | {s['runs']} | {fid} | "
+                         f"{_num(s['precision'], '{:.3f}')} | {_num(s['recall'], '{:.3f}')} | {_num(s['generator_steps'], '{:.0f}')} | "
+                         f"{_num(s['generator_params'], '{:,}')} | {_num(s['critic_params'], '{:,}')} |")
+        floor = _mean([s["fid_floor"] for s in summary])
+        lines += ["", f"FID floor (10k training images vs test): {_num(floor, '{:.4f}')}.", ""]
+    return "\n".join(lines)
+
+
+def fid_over_time_figure(rows: list[dict], path: Path) -> None:
+    """FID of each run's generator snapshots against training time, one panel a stage, one colour a
+    (configuration, loss), one line style a seed."""
+    import matplotlib.pyplot as plt
+
+    stages = [s for s in ("short", "long") if any(r["stage"] == s for r in rows)] or ["short"]
+    fig, axes = plt.subplots(1, len(stages), figsize=(7 * len(stages), 4.5), squeeze=False)
+    for ax, stage in zip(axes[0], stages):
+        keys = sorted({(r["config"], r["loss"]) for r in rows if r["stage"] == stage})
+        colours = {k: plt.get_cmap("tab10")(i % 10) for i, k in enumerate(keys)}
+        for key in keys:
+            runs = sorted((r for r in rows if r["stage"] == stage and (r["config"], r["loss"]) == key), key=lambda r: r["seed"])
+            for i, r in enumerate(runs):
+                curve = [c for c in r["metrics"].get("fid_curve") or [] if c.get("train_time_s") is not None]
+                if curve:
+                    ax.plot([c["train_time_s"] / 60 for c in curve], [c["fid"] for c in curve], marker="o", markersize=3,
+                            color=colours[key], linestyle="-" if i == 0 else "--", label=f"{key[0]} / {key[1]}" if i == 0 else None)
+        ax.set_yscale("log")
+        ax.set_xlabel("training time (min)")
+        ax.set_ylabel("FID vs test (log scale)")
+        ax.set_title(f"{BUDGET_MIN[stage]}-minute budget (dashed: the other seeds)")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    fig.suptitle("gan: FID over training time, gan-features classifier")
+    plots.save_figure(fig, path)
+
+
+def git_file(rev: str, path: str) -> bytes | None:
+    """`path` as committed in `rev` (an experiment's commit holds its cache: false outputs), or None."""
+    proc = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=ROOT, capture_output=True)
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def samples_figure(rows: list[dict], path: Path, read=git_file) -> None:
+    """Each (configuration, loss)'s sample grid side by side: from the long stage where it ran there,
+    else the short one; the lowest seed's run."""
+    import matplotlib.image as mpimg
+    import matplotlib.pyplot as plt
+
+    chosen: dict[tuple[str, str], dict] = {}
+    for r in sorted(rows, key=lambda r: (r["stage"] != "long", r["seed"])):
+        chosen.setdefault((r["config"], r["loss"]), r)
+    keys = sorted(chosen, key=lambda k: (list(CONFIGS).index(k[0]) if k[0] in CONFIGS else len(CONFIGS), k[1]))
+    cols = len(LOSSES)
+    n_rows = max(1, -(-len(keys) // cols))
+    fig, axes = plt.subplots(n_rows, cols, figsize=(4.2 * cols, 4.6 * n_rows), squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, key in zip(axes.flat, keys):
+        r = chosen[key]
+        png = read(r["rev"], SAMPLES)
+        if png:
+            ax.imshow(mpimg.imread(io.BytesIO(png), format="png"))
+        else:
+            ax.text(0.5, 0.5, "no samples.png in the experiment", ha="center", va="center", transform=ax.transAxes)
+        fid = r["metrics"].get("fid")
+        ax.set_title(f"{key[0]} / {key[1]} ({r['stage']}, seed {r['seed']})\nFID {_num(fid)}, {_num(r['metrics'].get('generator_steps'), '{:.0f}')} steps",
+                     fontsize=9)
+    fig.suptitle("gan: samples (fixed noise) of each configuration")
+    plots.save_figure(fig, path)
+
+
+def write_results(rows: list[dict], out: Path, read=git_file) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    files.write_json(out / "experiments.json", rows)
+    files.write_text(out / "gan_arch.md", table(rows))
+    samples_figure(rows, out / "samples.png", read)
+    fid_over_time_figure(rows, out / "fid_over_time.png")
+    log.info("%d gan-arch experiments -> %s", len(rows), out)
+
+
+def collect(out: Path) -> list[dict]:
+    shown = json.loads(subprocess.run(["dvc", "exp", "show", "--json"], cwd=ROOT, capture_output=True, text=True,
+                                      check=True).stdout)
+    rows = arch_runs(shown)
+    write_results(rows, out)
+    return rows
+
+
+def long_winners(out: Path, top: int) -> list[tuple[str, str]]:
+    path = out / "experiments.json"
+    if not path.is_file():
+        sys.exit(f"no short-stage results in {path}: run --stage short first, or pass --winners")
+    return winners(summarize(json.loads(path.read_text()), "short"), top)
+
+
+def check_features_locked() -> None:
+    """Exit unless gan-features (and what it needs) is up to date in dvc.lock: see the docstring."""
+    proc = subprocess.run(["dvc", "status", "--json", "gan-features"], cwd=ROOT, capture_output=True, text=True)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode or (lines and json.loads(lines[-1])):
+        sys.exit("gan-features is not up to date in dvc.lock: `dvc repro gan-features`, commit dvc.lock, then queue "
+                 f"(dvc status: {proc.stdout.strip() or proc.stderr.strip()})")
+
+
+def _winner(text: str) -> tuple[str, str]:
+    config, _, loss = text.partition(":")
+    if config not in CONFIGS or loss not in LOSSES:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected CONFIG:LOSS, CONFIG one of {', '.join(CONFIGS)}, LOSS one of {', '.join(LOSSES)}")
+    return config, loss
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("--stage", choices=("short", "long"), default="short")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--top", type=int, default=2, help="long stage: how many of the short stage's best (default 2)")
+    parser.add_argument("--winners", nargs="+", type=_winner, help="long stage: these CONFIG:LOSS pairs instead of the short stage's best")
+    parser.add_argument("--jobs", type=int, default=1, help="dvc queue start -j (default 1: a wall-clock budget wants the CPU to itself)")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    parser.add_argument("--collect-only", action="store_true", help="skip queueing and running")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--poll", type=float, default=60.0, help="seconds between queue checks")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    seeds = tuple(args.seeds)
+    if not args.collect_only:
+        chosen = None
+        if args.stage == "long":
+            chosen = args.winners if args.winners is not None else long_winners(args.out, args.top)
+            log.info("long stage: %s and the default %s", chosen, BASELINE)
+        if not args.dry_run:
+            check_features_locked()
+        cmds = queue_commands(args.stage, seeds, chosen)
+        for cmd in cmds:
+            run(cmd, args.dry_run)
+        run(["dvc", "queue", "start", "-j", str(args.jobs)], args.dry_run)
+        if args.dry_run:
+            hours = len(cmds) * MINUTES[args.stage] / 60 / args.jobs
+            print(f"# {len(cmds)} experiments, about {hours:.1f} h at -j {args.jobs} on 2 CPU cores (estimate); "
+                  f"then: wait for `dvc queue status`, collect `dvc exp show --json` into {args.out}")
+            return 0
+        wait_for_queue(args.poll)
+    collect(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

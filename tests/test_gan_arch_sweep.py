@@ -1,0 +1,115 @@
+"""benchmarks/gan_arch.py: its dvc commands set valid params, and its collector reads `dvc exp show
+--json` (a hand-made one; no dvc runs) into the table and the two PNGs."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import sys
+
+import pytest
+
+from kexue import tasks
+from kexue.params import load
+from kexue.tasks.gan.params import GanParams
+from tests.conftest import REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+_spec = importlib.util.spec_from_file_location("gan_arch", REPO / "benchmarks" / "gan_arch.py")
+gan_arch = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gan_arch)
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("stage", ["short", "long"])
+def test_every_command_sets_params_that_load(tmp_path, stage):
+    """Each experiment's `-S` overrides, applied by dvc itself to a copy of params.yaml, load and set the
+    configuration's keys, the loss and the budget."""
+    from dvc.utils.hydra import apply_overrides
+
+    cmds = gan_arch.queue_commands(stage, (1, 2), [("selfmod", "hinge"), ("resnet", "wgan-gp")])
+    names = [c[c.index("-n") + 1] for c in cmds]
+    assert len(names) == len(set(names)) and all(c[-1] == "gan-evaluate" for c in cmds)
+    pairs = {gan_arch.NAME.match(n).group(2, 3) for n in names}
+    if stage == "short":
+        assert len(cmds) == 2 * len(gan_arch.CONFIGS) * len(gan_arch.LOSSES) and len(pairs) == 10
+    else:  # the winners and today's default
+        assert pairs == {("selfmod", "hinge"), ("resnet", "wgan-gp"), ("dcgan", "wgan-gp")}
+    for cmd in cmds:
+        path = tmp_path / "params.yaml"
+        shutil.copy(REPO / "params.yaml", path)
+        apply_overrides(path, [cmd[i + 1] for i, a in enumerate(cmd) if a == "-S"])
+        run, p = load(path, "gan", GanParams, known_tasks=tasks.TASKS)
+        _, _, config, loss, seed = gan_arch.NAME.match(cmd[cmd.index("-n") + 1]).group(0, 1, 2, 3, 4)
+        assert run.profile == "full" and run.seed == int(seed) and p.train.loss == loss
+        assert p.train.time_budget_min == gan_arch.BUDGET_MIN[stage] and p.train.epochs == gan_arch.EPOCHS
+        for key, value in gan_arch.CONFIGS[config].items():
+            assert getattr(p.model, key) == value, (cmd, key)
+
+
+def _exp(name: str, rev: str, fid: float | None, model: dict | None = None, **metrics: object) -> dict:
+    curve = [{"epoch": 1.5, "generator_steps": 100, "train_time_s": 200.0, "fid": (fid or 0) * 2},
+             {"epoch": 3, "generator_steps": 200, "train_time_s": 600.0, "fid": fid}]
+    data = {"rev": rev, "params": {"params.yaml": {"data": {"seed": 1, "gan": {"model": model or {}, "train": {"time_budget_min": 10}}}}},
+            "metrics": {} if fid is None else {"metrics/gan.json": {"data": {
+                "fid": fid, "fid_floor": 0.01, "precision": 0.8, "recall": 0.4, "generator_steps": 200, "generator_params": 448881,
+                "critic_params": 44353, "feature_net_test_acc": 0.9, "fid_curve": curve, **metrics}}}}
+    return {"executor": None, "name": name, "revs": [{"rev": rev, "name": name, "data": data, "experiments": None}]}
+
+
+def test_collector_tables_each_configuration(tmp_path):
+    exps = [
+        _exp("gan-arch-short-dcgan-wgan-gp-seed1", "a1", 40.0),
+        _exp("gan-arch-short-dcgan-wgan-gp-seed2", "a2", 44.0),
+        _exp("gan-arch-short-dcgan-sn-hinge-seed1", "b1", 30.0, {"spectral_norm": True}, precision=0.9),
+        _exp("gan-arch-short-selfmod-hinge-seed1", "c1", 35.0, {"generator": "selfmod", "critic": "resnet"}, generator_params=493745),
+        _exp("gan-arch-short-resnet-wgan-gp-seed1", "d1", None),  # failed: no metrics
+        _exp("quick", "e1", 41.0),  # not a gan-arch experiment
+        _exp("gan-arch-long-dcgan-sn-hinge-seed1", "f1", 12.0),
+    ]
+    shown = [{"rev": "workspace", "name": None, "data": {"rev": "workspace", "params": {}, "metrics": {}}, "experiments": None},
+             {"rev": "main0", "name": "main", "data": {"rev": "main0", "params": {}, "metrics": {}}, "experiments": exps}]
+    rows = gan_arch.arch_runs(shown)
+    assert [(r["stage"], r["config"], r["loss"], r["seed"]) for r in rows] == [
+        ("long", "dcgan-sn", "hinge", 1), ("short", "dcgan", "wgan-gp", 1), ("short", "dcgan", "wgan-gp", 2),
+        ("short", "dcgan-sn", "hinge", 1), ("short", "selfmod", "hinge", 1)]
+    summary = gan_arch.summarize(rows, "short")
+    assert [(s["config"], s["loss"]) for s in summary] == [("dcgan-sn", "hinge"), ("selfmod", "hinge"), ("dcgan", "wgan-gp")]
+    assert summary[2]["runs"] == 2 and summary[2]["fid_mean"] == 42.0 and summary[2]["fid_std"] == pytest.approx(2 ** 1.5)
+    assert gan_arch.winners(summary, 2) == [("dcgan-sn", "hinge"), ("selfmod", "hinge")]
+
+    read = []
+    gan_arch.write_results(rows, tmp_path, read=lambda rev, path: read.append((rev, path)) or (None if rev == "c1" else _png(tmp_path)))
+    md = (tmp_path / "gan_arch.md").read_text()
+    assert "| dcgan | defaults | wgan-gp | 2 | 42.00 ± 2.83 | 0.800 | 0.400 | 200 | 448,881 | 44,353 |" in md
+    assert "| selfmod | `generator=selfmod`, `critic=resnet` | hinge | 1 | 35.00 | 0.800 | 0.400 | 200 | 493,745 |" in md
+    assert "## 80-minute budget (long stage)" in md and "test accuracy 90.00%" in md
+    # one grid per (configuration, loss), from the long stage where it ran there
+    assert sorted(read) == [("a1", gan_arch.SAMPLES), ("c1", gan_arch.SAMPLES), ("f1", gan_arch.SAMPLES)]
+    for name in ("samples.png", "fid_over_time.png"):
+        assert (tmp_path / name).read_bytes()[:8] == PNG, name
+    assert len(json.loads((tmp_path / "experiments.json").read_text())) == 5
+
+
+def _png(tmp_path) -> bytes:
+    import numpy as np
+
+    from kexue import plots
+
+    path = tmp_path / "grid" / "samples.png"
+    if not path.is_file():
+        plots.image_grid_png(np.zeros((4, 28, 28), dtype=np.uint8), path, "grid", 2)
+    return path.read_bytes()
+
+
+def test_dry_run_prints_and_runs_nothing(capsys, tmp_path):
+    assert gan_arch.main(["--stage", "short", "--dry-run", "--seeds", "1", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("$ dvc exp run --queue") == len(gan_arch.CONFIGS) * len(gan_arch.LOSSES) and "$ dvc queue start -j 1" in out
+    assert "gan.train.time_budget_min=10" in out and not any(tmp_path.iterdir())
+    assert gan_arch.main(["--stage", "long", "--dry-run", "--winners", "resnet:hinge", "--out", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.count("$ dvc exp run --queue") == 2 * 2
+    with pytest.raises(SystemExit):
+        gan_arch.main(["--stage", "long", "--dry-run", "--winners", "stylegan:hinge"])
