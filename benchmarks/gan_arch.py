@@ -47,15 +47,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from title_sweep import _file_data, _records, run, wait_for_queue  # noqa: E402  the shared dvc-queue helpers
-from tricks import hydra_value  # noqa: E402
+import exp_queue  # noqa: E402  the shared dvc-queue machinery
+from exp_queue import ROOT, hydra_value  # noqa: E402
 
-from kexue import files, plots  # noqa: E402
+from kexue import plots  # noqa: E402
 
 log = logging.getLogger("gan_arch")
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results" / "gan_arch"
+OUT = exp_queue.RESULTS / "gan_arch"
 SEEDS = (1, 2)
 TARGET = "gan-evaluate"
 # Each configuration: keys under `gan.model`.
@@ -103,20 +102,13 @@ METRICS = ("fid", "fid_floor", "precision", "recall", "generator_steps", "genera
 def arch_runs(shown: object) -> list[dict]:
     """One row per gan-arch experiment with gan metrics: stage, configuration, loss, seed, the gan.model
     and gan.train params, and the metrics the tables and plots read."""
-    rows, seen = [], set()
-    for rec in _records(shown):
-        data = rec["data"]
-        name = rec.get("name") or data.get("name") or ""
-        match = NAME.match(name)
-        metrics = _file_data(data.get("metrics"), "metrics/gan.json")
-        rev = data.get("rev") or rec.get("rev")
-        if not match or not metrics or rev in seen:
-            continue
-        seen.add(rev)
-        gan = _file_data(data.get("params"), "params.yaml").get("gan", {})
+    rows = []
+    for exp in exp_queue.experiments(shown, "metrics/gan.json", NAME):
+        match = NAME.match(exp.name)
+        gan = exp.params.get("gan", {})
         rows.append({
-            "name": name, "rev": rev, "stage": match[1], "config": match[2], "loss": match[3], "seed": int(match[4]),
-            "model": gan.get("model"), "train": gan.get("train"), "metrics": {k: metrics.get(k) for k in METRICS},
+            "name": exp.name, "rev": exp.rev, "stage": match[1], "config": match[2], "loss": match[3], "seed": int(match[4]),
+            "model": gan.get("model"), "train": gan.get("train"), "metrics": {k: exp.metrics.get(k) for k in METRICS},
         })
     return sorted(rows, key=lambda r: (r["stage"], r["config"], r["loss"], r["seed"]))
 
@@ -247,27 +239,15 @@ def samples_figure(rows: list[dict], path: Path, read=git_file) -> None:
 
 
 def write_results(rows: list[dict], out: Path, read=git_file) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    files.write_json(out / "experiments.json", rows)
-    files.write_text(out / "gan_arch.md", table(rows))
-    samples_figure(rows, out / "samples.png", read)
-    fid_over_time_figure(rows, out / "fid_over_time.png")
-    log.info("%d gan-arch experiments -> %s", len(rows), out)
+    exp_queue.write_results(out, rows, "gan-arch experiments", {"gan_arch.md": table(rows)},
+                            {"samples.png": lambda path: samples_figure(rows, path, read),
+                             "fid_over_time.png": lambda path: fid_over_time_figure(rows, path)})
 
 
 def collect(out: Path) -> list[dict]:
-    shown = json.loads(subprocess.run(["dvc", "exp", "show", "--json"], cwd=ROOT, capture_output=True, text=True,
-                                      check=True).stdout)
-    rows = arch_runs(shown)
+    rows = arch_runs(exp_queue.exp_show())
     write_results(rows, out)
     return rows
-
-
-def long_winners(out: Path, top: int) -> list[tuple[str, str]]:
-    path = out / "experiments.json"
-    if not path.is_file():
-        sys.exit(f"no short-stage results in {path}: run --stage short first, or pass --winners")
-    return winners(summarize(json.loads(path.read_text()), "short"), top)
 
 
 def check_features_locked() -> None:
@@ -286,40 +266,22 @@ def _winner(text: str) -> tuple[str, str]:
     return config, loss
 
 
+def planned(args: argparse.Namespace) -> list[list[str]]:
+    """The stage's commands, once gan-features is locked (unless a dry run); the long stage's winners from
+    --winners or the short stage's results."""
+    chosen = exp_queue.long_winners(args, lambda rows, top: winners(summarize(rows, "short"), top))
+    if args.stage == "long":
+        log.info("long stage: %s and the default %s", chosen, BASELINE)
+    if not args.dry_run:
+        check_features_locked()
+    return queue_commands(args.stage, tuple(args.seeds), chosen)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--stage", choices=("short", "long"), default="short")
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
-    parser.add_argument("--top", type=int, default=2, help="long stage: how many of the short stage's best (default 2)")
-    parser.add_argument("--winners", nargs="+", type=_winner, help="long stage: these CONFIG:LOSS pairs instead of the short stage's best")
-    parser.add_argument("--jobs", type=int, default=1, help="dvc queue start -j (default 1: a wall-clock budget wants the CPU to itself)")
-    parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
-    parser.add_argument("--collect-only", action="store_true", help="skip queueing and running")
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--poll", type=float, default=60.0, help="seconds between queue checks")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    seeds = tuple(args.seeds)
-    if not args.collect_only:
-        chosen = None
-        if args.stage == "long":
-            chosen = args.winners if args.winners is not None else long_winners(args.out, args.top)
-            log.info("long stage: %s and the default %s", chosen, BASELINE)
-        if not args.dry_run:
-            check_features_locked()
-        cmds = queue_commands(args.stage, seeds, chosen)
-        for cmd in cmds:
-            run(cmd, args.dry_run)
-        run(["dvc", "queue", "start", "-j", str(args.jobs)], args.dry_run)
-        if args.dry_run:
-            hours = len(cmds) * MINUTES[args.stage] / 60 / args.jobs
-            print(f"# {len(cmds)} experiments, about {hours:.1f} h at -j {args.jobs} on 2 CPU cores (estimate); "
-                  f"then: wait for `dvc queue status`, collect `dvc exp show --json` into {args.out}")
-            return 0
-        wait_for_queue(args.poll)
-    collect(args.out)
-    return 0
+    parser = exp_queue.add_stage_options(exp_queue.parser(__doc__), SEEDS, "long stage: how many of the short stage's best (default 2)",
+                                         "long stage: these CONFIG:LOSS pairs instead of the short stage's best", type=_winner)
+    args = exp_queue.parse_args(parser, argv, OUT, "dvc queue start -j (default 1: a wall-clock budget wants the CPU to itself)")
+    return exp_queue.sweep(args, lambda: planned(args), collect, MINUTES[args.stage])
 
 
 if __name__ == "__main__":

@@ -26,21 +26,14 @@ title task first, or its new files are missing in the experiments' copies.
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
-import os
-import shlex
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-log = logging.getLogger("title_sweep")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import exp_queue  # noqa: E402  the shared dvc-queue machinery
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results" / "title"
+OUT = exp_queue.RESULTS / "title"
 SEEDS = (1, 2, 3)
 BEAMS = (1, 3, 5)
 KEYS = ("rouge1", "rouge2", "rougeL")
@@ -66,71 +59,22 @@ def queue_commands(seeds: tuple[int, ...], beam_exps: bool, post_seeds: tuple[in
     return cmds
 
 
-def run(cmd: list[str], dry_run: bool) -> str:
-    print("$ " + shlex.join(cmd), flush=True)
-    if dry_run:
-        return ""
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    if proc.returncode:
-        sys.exit(f"{shlex.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc.stdout
-
-
-def wait_for_queue(poll_s: float) -> None:
-    """Until `dvc queue status` lists no queued or running experiment."""
-    while True:
-        out = subprocess.run(["dvc", "queue", "status"], cwd=ROOT, capture_output=True, text=True).stdout
-        busy = [line for line in out.splitlines() if any(w in line for w in (" Queued", " Running"))]
-        if not busy:
-            return
-        log.info("%d experiments queued or running", len(busy))
-        time.sleep(poll_s)
-
-
 # --- collecting ------------------------------------------------------------------------------------------
-
-def _records(node: object):
-    """Every experiment record (a dict with `data` holding `params` and `metrics`) in `dvc exp show --json`."""
-    if isinstance(node, list):
-        for item in node:
-            yield from _records(item)
-    elif isinstance(node, dict):
-        data = node.get("data")
-        if isinstance(data, dict) and "params" in data:
-            yield node
-        for value in node.values():
-            if isinstance(value, (list, dict)):
-                yield from _records(value)
-
-
-def _file_data(section: dict | None, name: str) -> dict:
-    for path, entry in (section or {}).items():
-        if path.endswith(name) and isinstance(entry, dict):
-            return entry.get("data") or {}
-    return {}
-
 
 def title_runs(shown: object) -> list[dict]:
     """One row per experiment that has title metrics: its name, prior, seed, beam and metrics."""
-    rows, seen = [], set()
-    for rec in _records(shown):
-        data = rec["data"]
-        params = _file_data(data.get("params"), "params.yaml")
-        metrics = _file_data(data.get("metrics"), "metrics/title.json")
-        rev = data.get("rev") or rec.get("rev")
-        if not metrics or rev in seen:
-            continue
-        seen.add(rev)
-        title = params.get("title", {})
+    rows = []
+    for exp in exp_queue.experiments(shown, "metrics/title.json"):
+        title = exp.params.get("title", {})
         rows.append({
-            "name": rec.get("name") or data.get("name") or rev,
-            "rev": rev,
-            "seed": params.get("seed"),
-            "profile": params.get("profile"),
+            "name": exp.name or exp.rev,
+            "rev": exp.rev,
+            "seed": exp.params.get("seed"),
+            "profile": exp.params.get("profile"),
             "prior": title.get("model", {}).get("prior"),
             "pointer": title.get("model", {}).get("pointer"),
             "decode_beam": title.get("decode", {}).get("beam"),
-            "metrics": metrics,
+            "metrics": exp.metrics,
         })
     return rows
 
@@ -180,43 +124,20 @@ def table(rows: list[dict], seeds: tuple[int, ...]) -> str:
 
 
 def collect(out: Path, seeds: tuple[int, ...]) -> None:
-    shown = json.loads(subprocess.run(["dvc", "exp", "show", "--json"], cwd=ROOT, capture_output=True, text=True,
-                                      check=True).stdout)
-    rows = title_runs(shown)
-    out.mkdir(parents=True, exist_ok=True)
-    for path, text in ((out / "experiments.json", json.dumps(rows, indent=2, ensure_ascii=False) + "\n"),
-                       (out / "sweep.md", table(rows, seeds))):
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    log.info("%d experiments with title metrics -> %s", len(rows), out)
+    rows = title_runs(exp_queue.exp_show())
+    exp_queue.write_results(out, rows, "experiments with title metrics", {"sweep.md": table(rows, seeds)})
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser = exp_queue.parser(__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
-    parser.add_argument("--jobs", type=int, default=1, help="dvc queue start -j (default 1: 2 CPU cores)")
     parser.add_argument("--post-seeds", type=int, nargs="*", default=[],
                         help="also queue the post's model (title.model.pointer=false) at these seeds")
     parser.add_argument("--beam-exps", action="store_true", help="also queue -S title.decode.beam=B experiments (see 2.)")
-    parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
-    parser.add_argument("--collect-only", action="store_true", help="skip queueing and running")
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--poll", type=float, default=60.0, help="seconds between queue checks")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    args = exp_queue.parse_args(parser, argv, OUT)
     seeds = tuple(args.seeds)
-    if not args.collect_only:
-        for cmd in queue_commands(seeds, args.beam_exps, tuple(args.post_seeds)):
-            run(cmd, args.dry_run)
-        run(["dvc", "queue", "start", "-j", str(args.jobs)], args.dry_run)
-        if args.dry_run:
-            print(f"# then: wait for `dvc queue status`, collect `dvc exp show --json` into {args.out}")
-            return 0
-        wait_for_queue(args.poll)
-    collect(args.out, seeds)
-    return 0
+    return exp_queue.sweep(args, lambda: queue_commands(seeds, args.beam_exps, tuple(args.post_seeds)),
+                           lambda out: collect(out, seeds))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ first. Nothing here is run by the tests but the collector and the command lists.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import re
 import statistics
@@ -38,14 +37,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from title_sweep import _file_data, _records, run, wait_for_queue  # noqa: E402  the shared dvc-queue helpers
+import exp_queue  # noqa: E402  the shared dvc-queue machinery
+from exp_queue import hydra_value  # noqa: E402
 
-from kexue import files, plots  # noqa: E402
+from kexue import plots  # noqa: E402
 
 log = logging.getLogger("tricks")
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results" / "tricks"
+OUT = exp_queue.RESULTS / "tricks"
 SEEDS = (1, 2, 3)
 TARGET = "fashion-evaluate"
 SHORT_EPOCHS = 2
@@ -79,14 +78,6 @@ def exp_name(stage: str, variant: str, seed: int) -> str:
     return f"tricks-{stage}-{variant}-seed{seed}"
 
 
-def hydra_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ",".join(map(hydra_value, value)) + "]"
-    return str(value)
-
-
 def set_args(settings: dict[str, object]) -> list[str]:
     """`-S ++fashion.budget.<key>=<value>` for each setting."""
     return [a for key, value in settings.items() for a in ("-S", f"++fashion.budget.{key}={hydra_value(value)}")]
@@ -118,20 +109,12 @@ def queue_commands(stage: str, seeds: tuple[int, ...], winners: list[str] | None
 
 def tricks_runs(shown: object) -> list[dict]:
     """One row per tricks experiment with fashion metrics: stage, variant, seed, the budget settings, metrics."""
-    rows, seen = [], set()
-    for rec in _records(shown):
-        data = rec["data"]
-        name = rec.get("name") or data.get("name") or ""
-        match = NAME.match(name)
-        metrics = _file_data(data.get("metrics"), "metrics/fashion.json")
-        rev = data.get("rev") or rec.get("rev")
-        if not match or not metrics or rev in seen:
-            continue
-        seen.add(rev)
-        params = _file_data(data.get("params"), "params.yaml")
+    rows = []
+    for exp in exp_queue.experiments(shown, "metrics/fashion.json", NAME):
+        match = NAME.match(exp.name)
         rows.append({
-            "name": name, "rev": rev, "stage": match[1], "variant": match[2], "seed": int(match[3]),
-            "profile": params.get("profile"), "budget": params.get("fashion", {}).get("budget"), "metrics": metrics,
+            "name": exp.name, "rev": exp.rev, "stage": match[1], "variant": match[2], "seed": int(match[3]),
+            "profile": exp.params.get("profile"), "budget": exp.params.get("fashion", {}).get("budget"), "metrics": exp.metrics,
         })
     return sorted(rows, key=lambda r: (r["stage"], r["variant"], r["seed"]))
 
@@ -245,63 +228,30 @@ def figure(rows: list[dict], path: Path) -> None:
 
 
 def write_results(rows: list[dict], out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    files.write_json(out / "experiments.json", rows)
-    files.write_text(out / "tricks.md", table(rows))
-    figure(rows, out / "tricks.png")
-    log.info("%d tricks experiments -> %s", len(rows), out)
+    exp_queue.write_results(out, rows, "tricks experiments", {"tricks.md": table(rows)},
+                            {"tricks.png": lambda path: figure(rows, path)})
 
 
 def collect(out: Path) -> list[dict]:
-    import subprocess
-
-    shown = json.loads(subprocess.run(["dvc", "exp", "show", "--json"], cwd=ROOT, capture_output=True, text=True,
-                                      check=True).stdout)
-    rows = tricks_runs(shown)
+    rows = tricks_runs(exp_queue.exp_show())
     write_results(rows, out)
     return rows
 
 
-def long_winners(out: Path, top: int) -> list[str]:
-    path = out / "experiments.json"
-    if not path.is_file():
-        sys.exit(f"no short-stage results in {path}: run --stage short first, or pass --winners")
-    return winners(summarize(json.loads(path.read_text()), "short"), top)
+def planned(args: argparse.Namespace) -> list[list[str]]:
+    """The stage's commands; the long stage's winners from --winners or the short stage's results."""
+    chosen = exp_queue.long_winners(args, lambda rows, top: winners(summarize(rows, "short"), top))
+    if args.stage == "long":
+        log.info("long stage: winners %s", chosen or "none (baseline and the Lipschitz variants only)")
+    return queue_commands(args.stage, tuple(args.seeds), chosen)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--stage", choices=("short", "long"), default="short")
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
-    parser.add_argument("--top", type=int, default=2, help="long stage: how many short-stage winners (default 2)")
-    parser.add_argument("--winners", nargs="+", choices=sorted(set(VARIANTS) - {BASELINE}),
-                        help="long stage: these variants instead of the short stage's winners")
-    parser.add_argument("--jobs", type=int, default=1, help="dvc queue start -j (default 1: 2 CPU cores)")
-    parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
-    parser.add_argument("--collect-only", action="store_true", help="skip queueing and running")
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--poll", type=float, default=60.0, help="seconds between queue checks")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    seeds = tuple(args.seeds)
-    if not args.collect_only:
-        chosen = None
-        if args.stage == "long":
-            chosen = args.winners if args.winners is not None else long_winners(args.out, args.top)
-            log.info("long stage: winners %s", chosen or "none (baseline and the Lipschitz variants only)")
-        cmds = queue_commands(args.stage, seeds, chosen)
-        for cmd in cmds:
-            run(cmd, args.dry_run)
-        run(["dvc", "queue", "start", "-j", str(args.jobs)], args.dry_run)
-        if args.dry_run:
-            hours = len(cmds) * MINUTES[args.stage] / 60 / args.jobs
-            print(f"# {len(cmds)} experiments, about {hours:.1f} h at -j {args.jobs} on 2 CPU cores (estimate); "
-                  f"then: wait for `dvc queue status`, collect `dvc exp show --json` into {args.out}")
-            return 0
-        wait_for_queue(args.poll)
-    collect(args.out)
-    return 0
+    parser = exp_queue.add_stage_options(exp_queue.parser(__doc__), SEEDS, "long stage: how many short-stage winners (default 2)",
+                                         "long stage: these variants instead of the short stage's winners",
+                                         choices=sorted(set(VARIANTS) - {BASELINE}))
+    args = exp_queue.parse_args(parser, argv, OUT)
+    return exp_queue.sweep(args, lambda: planned(args), collect, MINUTES[args.stage])
 
 
 if __name__ == "__main__":

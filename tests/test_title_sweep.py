@@ -38,3 +38,27 @@ def test_the_table_averages_each_variant_over_seeds_beside_the_baselines():
     assert "| prior off, beam 1 (greedy) | 1 | 0.3600 | 0.2100 | 0.3100 |" in table
     assert "| the post's model (pointer off, prior on), beam 5 | 1 | 0.3000 | 0.1500 | 0.2500 |" in table
     assert "| lead baseline | 3 | 0.3500 ± 0.0000 |" in table  # only the sweep's runs, not the post's model
+
+
+def test_exp_queue_reads_each_experiment_once_with_its_params_and_metrics():
+    """benchmarks/exp_queue.py, which the three sweeps collect with: every record at any depth of
+    `dvc exp show --json`, the first one of a revision, only those with data in the metrics file (and,
+    with a pattern, a name it matches); params from params.yaml."""
+    import re
+
+    exp_queue = title_sweep.exp_queue
+
+    def rec(name, rev, metrics):
+        data = {"rev": rev, "params": {"params.yaml": {"data": {"seed": int(rev[-1])}}, "other.yaml": {"data": {"seed": 0}}},
+                "metrics": {"metrics/gan.json": {"data": {"fid": 1.0}}, **({"metrics/title.json": {"data": metrics}} if metrics else {})}}
+        return {"name": name, "revs": [{"rev": rev, "name": name, "data": data, "experiments": None}]}
+
+    shown = [{"rev": "workspace", "data": {"rev": "workspace", "params": {}, "metrics": {}}},
+             {"rev": "main", "data": {"rev": "main", "params": {}, "metrics": {}},
+              "experiments": [rec("a-1", "r1", {"x": 1}), rec("b-2", "r2", {"x": 2}), rec("a-3", "r3", None),
+                              {"nested": [rec("a-1-again", "r1", {"x": 9}), rec(None, "r4", {"x": 4})]}]}]
+    got = [(e.name, e.rev, e.params, e.metrics) for e in exp_queue.experiments(shown, "metrics/title.json")]
+    assert got == [("a-1", "r1", {"seed": 1}, {"x": 1}), ("b-2", "r2", {"seed": 2}, {"x": 2}), (None, "r4", {"seed": 4}, {"x": 4})]
+    assert [e.name for e in exp_queue.experiments(shown, "metrics/title.json", re.compile(r"^a-\d+$"))] == ["a-1"]
+    assert [e.rev for e in exp_queue.experiments(shown, "gan.json")] == ["r1", "r2", "r3", "r4"]
+    assert exp_queue.file_data(None, "params.yaml") == {} and exp_queue.file_data({"p.yaml": "broken"}, "p.yaml") == {}

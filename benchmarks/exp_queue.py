@@ -1,0 +1,206 @@
+"""What the sweeps run with DVC's own machinery share (`title_sweep.py`, `tricks.py`, `gan_arch.py`):
+queue each experiment with `dvc exp run --queue`, `dvc queue start -j N`, wait until the queue holds
+nothing queued or running, then read the experiments back from `dvc exp show --json`.
+
+A sweep script defines its experiments (the `dvc exp run --queue` commands), its table and plots. It
+builds its command line with `parser()`, its own options (`add_stage_options()` for a short and a long
+stage) and `parse_args()`, and hands the commands and its collector to `sweep()`: `queue_and_wait()`
+runs them (with --dry-run, prints them). Its collector walks `experiments(exp_show(), "metrics/<task>.json")`
+and hands its rows, tables and plots to `write_results()`. Not a benchmark of its own: nothing to run here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from kexue import files
+
+log = logging.getLogger("exp_queue")
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+# --- running ---------------------------------------------------------------------------------------------
+
+def run(cmd: list[str], dry_run: bool) -> str:
+    """Print `$ cmd`; unless `dry_run`, run it in the repository and return its stdout (exit if it fails)."""
+    print("$ " + shlex.join(cmd), flush=True)
+    if dry_run:
+        return ""
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode:
+        sys.exit(f"{shlex.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout
+
+
+def wait_for_queue(poll_s: float) -> None:
+    """Until `dvc queue status` lists no queued or running experiment."""
+    while True:
+        out = subprocess.run(["dvc", "queue", "status"], cwd=ROOT, capture_output=True, text=True).stdout
+        busy = [line for line in out.splitlines() if any(w in line for w in (" Queued", " Running"))]
+        if not busy:
+            return
+        log.info("%d experiments queued or running", len(busy))
+        time.sleep(poll_s)
+
+
+def queue_and_wait(cmds: list[list[str]], args: argparse.Namespace, minutes_per_run: float | None = None) -> bool:
+    """Queue `cmds`, `dvc queue start -j args.jobs`, wait until the queue is empty. With `args.dry_run`
+    only print the commands and what would follow (with `minutes_per_run`, the hours it would take on
+    2 CPU cores) and return True: nothing to collect."""
+    for cmd in cmds:
+        run(cmd, args.dry_run)
+    run(["dvc", "queue", "start", "-j", str(args.jobs)], args.dry_run)
+    if args.dry_run:
+        then = f"then: wait for `dvc queue status`, collect `dvc exp show --json` into {args.out}"
+        if minutes_per_run is None:
+            print(f"# {then}")
+        else:
+            hours = len(cmds) * minutes_per_run / 60 / args.jobs
+            print(f"# {len(cmds)} experiments, about {hours:.1f} h at -j {args.jobs} on 2 CPU cores (estimate); {then}")
+        return True
+    wait_for_queue(args.poll)
+    return False
+
+
+def sweep(args: argparse.Namespace, commands: Callable[[], list[list[str]]], collect: Callable[[Path], object],
+          minutes_per_run: float | None = None) -> int:
+    """A sweep script's main once its options are parsed: unless --collect-only, queue `commands()` and
+    wait for them (--dry-run: print them and stop); then `collect(args.out)`."""
+    if not args.collect_only and queue_and_wait(commands(), args, minutes_per_run):
+        return 0  # a dry run: nothing to collect
+    collect(args.out)
+    return 0
+
+
+def hydra_value(value: object) -> str:
+    """`value` as the right-hand side of a `-S key=value` override (Hydra syntax: true/false, [a,b])."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ",".join(map(hydra_value, value)) + "]"
+    return str(value)
+
+
+# --- command line ----------------------------------------------------------------------------------------
+
+def parser(doc: str) -> argparse.ArgumentParser:
+    """A sweep script's parser: its docstring's first line as the description, the whole as the epilog."""
+    return argparse.ArgumentParser(description=doc.strip().splitlines()[0],
+                                   formatter_class=argparse.RawDescriptionHelpFormatter, epilog=doc)
+
+
+def add_stage_options(parser: argparse.ArgumentParser, seeds: tuple[int, ...], top_help: str, winners_help: str,
+                      **winners: object) -> argparse.ArgumentParser:
+    """A two-stage sweep's options (a short stage of everything, a long one of the short stage's best):
+    --stage, --seeds, --top and --winners (`winners`: more `add_argument` keywords, e.g. choices or type)."""
+    parser.add_argument("--stage", choices=("short", "long"), default="short")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(seeds))
+    parser.add_argument("--top", type=int, default=2, help=top_help)
+    parser.add_argument("--winners", nargs="+", help=winners_help, **winners)
+    return parser
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None, out: Path,
+               jobs_help: str = "dvc queue start -j (default 1: 2 CPU cores)") -> argparse.Namespace:
+    """Add the options every sweep has (--jobs, --dry-run, --collect-only, --out with default `out`,
+    --poll), parse `argv` and log INFO with times."""
+    parser.add_argument("--jobs", type=int, default=1, help=jobs_help)
+    parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    parser.add_argument("--collect-only", action="store_true", help="skip queueing and running")
+    parser.add_argument("--out", type=Path, default=out)
+    parser.add_argument("--poll", type=float, default=60.0, help="seconds between queue checks")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    return args
+
+
+# --- collecting ------------------------------------------------------------------------------------------
+
+def exp_show() -> object:
+    """`dvc exp show --json`, parsed."""
+    return json.loads(subprocess.run(["dvc", "exp", "show", "--json"], cwd=ROOT, capture_output=True, text=True,
+                                     check=True).stdout)
+
+
+def records(node: object) -> Iterator[dict]:
+    """Every experiment record (a dict with `data` holding `params` and `metrics`) in `dvc exp show --json`."""
+    if isinstance(node, list):
+        for item in node:
+            yield from records(item)
+    elif isinstance(node, dict):
+        data = node.get("data")
+        if isinstance(data, dict) and "params" in data:
+            yield node
+        for value in node.values():
+            if isinstance(value, (list, dict)):
+                yield from records(value)
+
+
+def file_data(section: dict | None, name: str) -> dict:
+    """The data of the file whose path ends with `name` in a record's `params` or `metrics` ({} if none)."""
+    for path, entry in (section or {}).items():
+        if path.endswith(name) and isinstance(entry, dict):
+            return entry.get("data") or {}
+    return {}
+
+
+@dataclass
+class Experiment:
+    name: str | None
+    rev: str | None
+    params: dict  # params.yaml's data
+    metrics: dict  # the metrics file's data
+
+
+def experiments(shown: object, metrics_file: str, name: re.Pattern | None = None) -> Iterator[Experiment]:
+    """Each experiment of `dvc exp show --json` that has data in `metrics_file` (and, with `name`, a name
+    it matches), once per revision: the first record of a revision counts."""
+    seen = set()
+    for rec in records(shown):
+        data = rec["data"]
+        exp = rec.get("name") or data.get("name")
+        metrics = file_data(data.get("metrics"), metrics_file)
+        rev = data.get("rev") or rec.get("rev")
+        if (name is not None and not name.match(exp or "")) or not metrics or rev in seen:
+            continue
+        seen.add(rev)
+        yield Experiment(exp, rev, file_data(data.get("params"), "params.yaml"), metrics)
+
+
+def write_results(out: Path, rows: list[dict], what: str, texts: dict[str, str],
+                  figures: dict[str, Callable[[Path], None]] | None = None) -> None:
+    """`rows` to `out/experiments.json`, each of `texts` (its tables) to `out/<name>` and each of
+    `figures` drawn to `out/<name>`, every file written atomically (`kexue.files`); logs how many `what`."""
+    out.mkdir(parents=True, exist_ok=True)
+    files.write_json(out / "experiments.json", rows)
+    for name, text in texts.items():
+        files.write_text(out / name, text)
+    for name, draw in (figures or {}).items():
+        draw(out / name)
+    log.info("%d %s -> %s", len(rows), what, out)
+
+
+def long_winners(args: argparse.Namespace, pick: Callable[[list[dict], int], list]) -> list | None:
+    """A two-stage sweep's winners: None in the short stage; in the long one `--winners`, else
+    `pick(rows, args.top)` on the rows the short stage's collect wrote to `args.out/experiments.json`
+    (exit if there are none)."""
+    if args.stage != "long":
+        return None
+    if args.winners is not None:
+        return args.winners
+    path = args.out / "experiments.json"
+    if not path.is_file():
+        sys.exit(f"no short-stage results in {path}: run --stage short first, or pass --winners")
+    return pick(json.loads(path.read_text()), args.top)
