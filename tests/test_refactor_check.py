@@ -67,6 +67,8 @@ def test_json_ignores_wall_time_not_accuracy(tmp_path: Path):
         return tmp_path / name
     a = write("a.json")
     assert rc.compare_file(a, write("wall.json", train_wall_time_s=41.2, device="cuda", words_per_s=5.0)) == []
+    # CPU-time and per-CPU-second speeds (word2vec's summary) are as volatile as wall time
+    assert rc.compare_file(a, write("cpu.json", train_seconds=1.65, cpu_seconds=0.13, words_per_cpu_s="388637")) == []
     assert rc.compare_file(a, write("near.json", test_acc=0.8125 + 1e-7)) == []
     assert rc.compare_file(a, write("acc.json", test_acc=0.8126)) == ["/test_acc: 0.8125 != 0.8126"]
     assert rc.compare_file(a, write("class.json", per_class={"Coat": 0.6})) == ["/per_class/Coat: 0.5 != 0.6"]
