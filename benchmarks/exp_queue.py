@@ -128,10 +128,21 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None, out: Pat
 
 # --- collecting ------------------------------------------------------------------------------------------
 
+def baselines(listing: str) -> list[str]:
+    """The commits that experiments were run from, in `dvc exp list --all-commits` output (a line
+    `<rev>:` opens each commit's experiments)."""
+    return [line[:-1].strip() for line in listing.splitlines() if line.strip() and not line[0].isspace()
+            and line.rstrip().endswith(":")]
+
+
 def exp_show() -> object:
-    """`dvc exp show --json`, parsed."""
-    return json.loads(subprocess.run(["dvc", "exp", "show", "--json"], cwd=ROOT, capture_output=True, text=True,
-                                     check=True).stdout)
+    """`dvc exp show --json` of every commit that has experiments, parsed: a sweep's experiments stay
+    collectable after new commits move HEAD past the commit they were queued from."""
+    def dvc(*args: str) -> str:
+        return subprocess.run(["dvc", "exp", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+    revs = baselines(dvc("list", "--all-commits"))
+    return json.loads(dvc("show", "--json", *(a for rev in revs for a in ("--rev", rev))))
 
 
 def records(node: object) -> Iterator[dict]:

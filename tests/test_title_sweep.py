@@ -62,3 +62,9 @@ def test_exp_queue_reads_each_experiment_once_with_its_params_and_metrics():
     assert [e.name for e in exp_queue.experiments(shown, "metrics/title.json", re.compile(r"^a-\d+$"))] == ["a-1"]
     assert [e.rev for e in exp_queue.experiments(shown, "gan.json")] == ["r1", "r2", "r3", "r4"]
     assert exp_queue.file_data(None, "params.yaml") == {} and exp_queue.file_data({"p.yaml": "broken"}, "p.yaml") == {}
+
+
+def test_the_collector_reads_every_commit_that_has_experiments():
+    listing = "0300d0d:\n\tc2f5c41 [title-prior0-seed3]\n\t171e016 [title-pointer0-seed1]\nfe9c194:\n\tab12cd3 [x]\n"
+    assert title_sweep.exp_queue.baselines(listing) == ["0300d0d", "fe9c194"]
+    assert title_sweep.exp_queue.baselines("") == []
