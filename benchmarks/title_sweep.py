@@ -18,7 +18,7 @@ scored at beam widths 1, 3 and 5; mean ± std per variant beside the lead and or
    no pointer-generator gate), scored in its own rows.
 3. `dvc queue start -j 1`, then wait until the queue holds nothing queued or running.
 4. `dvc exp show --json` -> `benchmarks/results/title/experiments.json` (the title experiments'
-   params and metrics) and `benchmarks/results/title/sweep.md` (the table, generated).
+   params and metrics), `benchmarks/results/title/sweep.md` (the table, generated) and `sweep.png` (ROUGE-L by beam width per variant).
 
 Queued experiments start from the last commit plus the workspace's changes to tracked files: commit the
 title task first, or its new files are missing in the experiments' copies.
@@ -26,12 +26,14 @@ title task first, or its new files are missing in the experiments' copies.
 
 from __future__ import annotations
 
+import re
 import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import exp_queue  # noqa: E402  the shared dvc-queue machinery
+from kexue import plots  # noqa: E402
 
 OUT = exp_queue.RESULTS / "title"
 SEEDS = (1, 2, 3)
@@ -62,9 +64,9 @@ def queue_commands(seeds: tuple[int, ...], beam_exps: bool, post_seeds: tuple[in
 # --- collecting ------------------------------------------------------------------------------------------
 
 def title_runs(shown: object) -> list[dict]:
-    """One row per experiment that has title metrics: its name, prior, seed, beam and metrics."""
+    """One row per title experiment (named `title-...`): its name, prior, seed, beam and metrics."""
     rows = []
-    for exp in exp_queue.experiments(shown, "metrics/title.json"):
+    for exp in exp_queue.experiments(shown, "metrics/title.json", re.compile(r"^title-")):
         title = exp.params.get("title", {})
         rows.append({
             "name": exp.name or exp.rev,
@@ -123,9 +125,48 @@ def table(rows: list[dict], seeds: tuple[int, ...]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def variants(rows: list[dict], seeds: tuple[int, ...]) -> dict[str, list[dict]]:
+    """The sweep's runs by variant (label -> runs): prior on, prior off, the post's model."""
+    names = {(prior, s): exp_name(prior, s) for prior in (True, False) for s in seeds}
+    out = {label: [r for r in rows if r["name"] in {names[prior, s] for s in seeds}]
+           for label, prior in (("prior on", True), ("prior off", False))}
+    out["the post's model (no pointer)"] = [r for r in rows if r["name"].startswith("title-pointer0-")]
+    return {label: runs for label, runs in out.items() if runs}
+
+
+def draw(rows: list[dict], seeds: tuple[int, ...], path: Path) -> None:
+    """ROUGE-L by beam width for each variant (mean, error bar = sample std over seeds), with the lead
+    and oracle baselines as lines."""
+    import matplotlib.pyplot as plt
+
+    groups = variants(rows, seeds)
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    width = 0.8 / max(1, len(groups))
+    for i, (label, runs) in enumerate(groups.items()):
+        means, stds = [], []
+        for beam in BEAMS:
+            values = [r["metrics"]["by_beam"][f"beam{beam}"]["rougeL"] for r in runs if f"beam{beam}" in r["metrics"].get("by_beam", {})]
+            means.append(statistics.mean(values) if values else float("nan"))
+            stds.append(statistics.stdev(values) if len(values) > 1 else 0.0)
+        xs = [b + (i - (len(groups) - 1) / 2) * width for b in range(len(BEAMS))]
+        ax.bar(xs, means, width, yerr=stds, capsize=3, label=f"{label} ({len(runs)} seed{'s' if len(runs) > 1 else ''})")
+    sweep = [r for runs in groups.values() for r in runs]
+    for name, style in (("lead", "--"), ("oracle", ":")):
+        values = [r["metrics"][name]["rougeL"] for r in sweep if name in r["metrics"]]
+        if values:
+            ax.axhline(statistics.mean(values), color="k", linestyle=style, linewidth=1, label=f"{name} baseline")
+    ax.set_xticks(range(len(BEAMS)), [f"beam {b}" for b in BEAMS])
+    ax.set_ylabel("test ROUGE-L F1 (characters)")
+    ax.set_title("title: the prior, the pointer and the beam width")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    plots.save_figure(fig, path)
+
+
 def collect(out: Path, seeds: tuple[int, ...]) -> None:
     rows = title_runs(exp_queue.exp_show())
-    exp_queue.write_results(out, rows, "experiments with title metrics", {"sweep.md": table(rows, seeds)})
+    exp_queue.write_results(out, rows, "experiments with title metrics", {"sweep.md": table(rows, seeds)},
+                            {"sweep.png": lambda path: draw(rows, seeds, path)})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,7 @@ def _exp(name: str, seed: int, prior: bool, pointer: bool, r: float) -> dict:
     return {"name": name, "revs": [{"rev": data["rev"], "name": name, "data": data, "experiments": None}]}
 
 
-def test_the_table_averages_each_variant_over_seeds_beside_the_baselines():
+def test_the_table_averages_each_variant_over_seeds_beside_the_baselines(tmp_path):
     shown = [{"rev": "workspace", "data": {"rev": "workspace", "params": {}, "metrics": {}}},
              {"experiments": [_exp("title-prior1-seed1", 1, True, True, 0.36), _exp("title-prior1-seed2", 2, True, True, 0.38),
                               _exp("title-prior0-seed1", 1, False, True, 0.30), _exp("title-pointer0-seed1", 1, True, False, 0.20)]}]
@@ -38,6 +38,9 @@ def test_the_table_averages_each_variant_over_seeds_beside_the_baselines():
     assert "| prior off, beam 1 (greedy) | 1 | 0.3600 | 0.2100 | 0.3100 |" in table
     assert "| the post's model (pointer off, prior on), beam 5 | 1 | 0.3000 | 0.1500 | 0.2500 |" in table
     assert "| lead baseline | 3 | 0.3500 ± 0.0000 |" in table  # only the sweep's runs, not the post's model
+    assert list(title_sweep.variants(rows, (1, 2))) == ["prior on", "prior off", "the post's model (no pointer)"]
+    title_sweep.draw(rows, (1, 2), tmp_path / "sweep.png")
+    assert (tmp_path / "sweep.png").stat().st_size > 0
 
 
 def test_exp_queue_reads_each_experiment_once_with_its_params_and_metrics():
