@@ -12,7 +12,8 @@ _spec.loader.exec_module(fashion_budget)
 
 
 def _exp(name: str, acc: float, seconds: float, profile: str = "budget") -> dict:
-    params = {"profile": profile, "seed": 1, "fashion": {"budget": {"model": {"width": 0.5}}}}
+    params = {"profile": profile, "seed": 1, "fashion": {"train": {"batch_size": 128, "augment": "flip+shift"},
+                                                           "budget": {"model": {"width": 0.5}, "train": {"batch_size": 64}}}}
     metrics = {"test_acc": acc, "best_val_acc": acc, "epochs": 6, "train_wall_time_s": seconds, "train_device": "cpu"}
     data = {"rev": f"rev-{name}", "params": {"params.yaml": {"data": params}},
             "metrics": {"metrics/fashion.json": {"data": metrics}}}
@@ -26,6 +27,6 @@ def test_a_candidate_meets_the_goal_only_with_both_accuracy_and_time():
     rows = fashion_budget.rows_of(shown)
     assert [r["name"] for r in rows] == ["budget-fast-good", "budget-full", "budget-slow-good", "tricks-long-baseline-seed1"]
     table = fashion_budget.table(rows)
-    assert "| budget-fast-good | 0.5 | 6 | 93.10% | 93.10% | 590 s | cpu | yes |" in table
-    assert "| budget-slow-good | 0.5 | 6 | 93.50% | 93.50% | 640 s | cpu | no |" in table
+    assert "| budget-fast-good | 0.5 | 6 | 64 | flip+shift | 93.10% | 93.10% | 590 s | cpu | yes |" in table
+    assert "| budget-slow-good | 0.5 | 6 | 64 | flip+shift | 93.50% | 93.50% | 640 s | cpu | no |" in table
     assert "| tricks-long-baseline-seed1 |" in table and "budget-full" not in table  # not the budget profile

@@ -16,14 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 TARGETS = {
     "alpha": {"post": "a post", "metric": "scores.acc", "label": "accuracy", "format": "{:.1%}",
-              "target": 0.9, "better": "higher", "blog": "91%", "quick": "12 s"},
+              "target": 0.9, "better": "higher", "blog": "91%"},
     "beta": {"post": "another post", "metric": "loss", "label": "loss", "format": "{:.2f}",
              "target": "baseline_loss", "target_label": "baseline", "better": "lower", "blog": "none"},
 }
 
 
 def test_readme_tables_are_the_generated_ones():
-    reports = report.collect(ROOT / "metrics", ROOT / "metrics" / "targets.yaml")
+    reports = report.collect(ROOT / "metrics", ROOT / "metrics" / "targets.yaml", ROOT / report.QUICK)
     fresh = report.tables(reports)
     committed = report.readme_blocks(ROOT / "README.md")
     for name in report.BLOCKS:
@@ -41,6 +41,7 @@ def project(tmp_path: Path) -> Path:
         "scores": {"acc": 0.9234}, "per_class": [0.5, 0.25], "train_wall_time_s": 4752.6,
         "train_device": "cpu: x86_64, 2 cores, 2 threads (32-true)", "eval_wall_time_s": 12.3, "eval_device": "cpu"}))
     (metrics / "alpha" / "eval" / "curves.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (tmp_path / "quick.json").write_text(json.dumps({"tasks": {"alpha": {"seconds": 12.4, "value": 0.8123}}}))
     a, b = report._markers("status")
     c, d = report._markers("times")
     (tmp_path / "README.md").write_text(f"# x\n\n{a}\nold\n{b}\n\ntext\n\n{c}\n{d}\n")
@@ -49,21 +50,21 @@ def project(tmp_path: Path) -> Path:
 
 def test_report_on_fake_metrics_and_a_missing_file(project: Path):
     metrics, readme = project / "metrics", project / "README.md"
-    assert main(["report", "--metrics", str(metrics), "--readme", str(readme)]) == 0
+    assert main(["report", "--metrics", str(metrics), "--readme", str(readme), "--quick", str(project / "quick.json")]) == 0
     text = readme.read_text()
     assert "| [`alpha`](docs/alpha.md) | a post | accuracy | 92.3% | ≥ 90.0% | yes | 91% | CPU, 2 cores |" in text
     assert "| [`beta`](docs/beta.md) | another post | loss | not run | ≤ baseline | — | none | — |" in text
-    assert "| [`alpha`](docs/alpha.md) | 79 min on CPU, 2 cores | 12 s on CPU | 12 s |" in text
+    assert "| [`alpha`](docs/alpha.md) | 79 min on CPU, 2 cores | 12 s on CPU | 81.2% in 12 s |" in text
     assert "| [`beta`](docs/beta.md) | — | — | not measured |" in text
     assert "old" not in text and "\ntext\n" in text
     page = (metrics / "report.html").read_text()
     assert '<img src="alpha/eval/curves.png"' in page  # relative to the page: works offline
     assert "scores.acc" in page and "0.5, 0.25" in page and "not run" in page
     # a second run changes nothing, and --check agrees
-    assert report.update_readme(readme, report.tables(report.collect(metrics, metrics / "targets.yaml"))) is False
-    assert main(["report", "--metrics", str(metrics), "--readme", str(readme), "--check"]) == 0
+    assert report.update_readme(readme, report.tables(report.collect(metrics, metrics / "targets.yaml", project / "quick.json"))) is False
+    assert main(["report", "--metrics", str(metrics), "--readme", str(readme), "--quick", str(project / "quick.json"), "--check"]) == 0
     readme.write_text(text.replace("92.3%", "99.9%"))
-    assert main(["report", "--metrics", str(metrics), "--readme", str(readme), "--check"]) == 1
+    assert main(["report", "--metrics", str(metrics), "--readme", str(readme), "--quick", str(project / "quick.json"), "--check"]) == 1
 
 
 @pytest.mark.parametrize("task, key, value, message", [
@@ -98,3 +99,16 @@ def test_readme_without_markers_says_what_to_add(project: Path):
     (project / "README.md").write_text("# no tables here\n")
     with pytest.raises(report.ReportError, match="report:status begin"):
         report.readme_blocks(project / "README.md")
+
+
+@pytest.mark.parametrize("content", ['{"alpha": 3}', '{"tasks": {"alpha": {"value": 0.5}}}', "not json"])
+def test_a_bad_quick_file_fails_naming_it(project: Path, content: str):
+    (project / "quick.json").write_text(content)
+    with pytest.raises(report.ReportError, match="quick.json"):
+        report.collect(project / "metrics", project / "metrics" / "targets.yaml", project / "quick.json")
+
+
+def test_a_failed_quick_run_says_so(project: Path):
+    (project / "quick.json").write_text(json.dumps({"tasks": {"alpha": {"seconds": 700, "value": None}}}))
+    reports = report.collect(project / "metrics", project / "metrics" / "targets.yaml", project / "quick.json")
+    assert reports[0].quick_text() == "failed after 12 min"

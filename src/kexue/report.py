@@ -1,5 +1,6 @@
 """`python -m kexue report`: the README's status and timing tables and `metrics/report.html`, from
-`metrics/<task>.json` and the targets file (`metrics/targets.yaml`).
+`metrics/<task>.json`, the targets file (`metrics/targets.yaml`) and the quick runs' results
+(`benchmarks/results/quick/quick.json`, written by `benchmarks/quick_runs.py`).
 
 The README keeps each generated table between two markers; `tests/test_report.py` fails when the
 committed copy differs from a fresh one, so numbers on the front page are never typed by hand. A task
@@ -27,6 +28,7 @@ from kexue.errors import InputError
 log = logging.getLogger(__name__)
 
 BLOCKS = ("status", "times")
+QUICK = Path("benchmarks/results/quick/quick.json")
 NOT_RUN = "not run"
 
 
@@ -45,7 +47,6 @@ class Target(BaseModel):
     target: float | str
     better: Literal["higher", "lower"]
     blog: str
-    quick: str | None = None
     target_label: str | None = None
 
 
@@ -94,6 +95,7 @@ class TaskReport:
     task: str
     target: Target
     metrics: dict[str, Any] | None  # None: the task has not run
+    quick: dict[str, Any] | None = None  # its entry in the quick runs' results; None: not measured
 
     def _number(self, key: str, what: str) -> float:
         value = lookup(self.metrics or {}, key, f"metrics/{self.task}.json (targets {self.task}.{what})")
@@ -145,6 +147,14 @@ class TaskReport:
     def eval_time(self) -> str:
         return _at(self._get("eval_wall_time_s"), self._get("eval_device"))
 
+    def quick_text(self) -> str:
+        """The quick run's headline metric and wall time ("74.0% in 86 s"), or why there is none."""
+        if not self.quick:
+            return "not measured"
+        if self.quick.get("value") is None:
+            return f"failed after {seconds_text(float(self.quick['seconds']))}"
+        return f"{self.target.format.format(self.quick['value'])} in {seconds_text(float(self.quick['seconds']))}"
+
 
 def _device(device: Any) -> str:
     """ "cpu: x86_64, 2 cores, 2 threads (32-true)" -> "CPU, 2 cores"; "1x NVIDIA H200 (bf16-mixed)" -> "1x NVIDIA H200"."""
@@ -169,9 +179,28 @@ def _at(seconds: Any, device: Any) -> str:
     return seconds_text(float(seconds)) + (f" on {_device(device)}" if device else "")
 
 
-def collect(metrics_dir: Path, targets_path: Path) -> list[TaskReport]:
-    """Every task of the targets file, in its order, with its metrics (None where the file is missing)."""
+def load_quick(path: Path | None) -> dict[str, dict[str, Any]]:
+    """The quick runs' results by task (`benchmarks/quick_runs.py` writes them); {} without the file."""
+    if path is None or not Path(path).exists():
+        return {}
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ReportError(f"{path}: not valid JSON: {err}") from None
+    tasks = raw.get("tasks") if isinstance(raw, dict) else None
+    if not isinstance(tasks, dict):
+        raise ReportError(f"{path}: expected a mapping with key 'tasks' (task -> its quick run)")
+    for task, entry in tasks.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("seconds"), (int, float)):
+            raise ReportError(f"{path}: tasks.{task}: expected a mapping with a number 'seconds', got {entry!r}")
+    return tasks
+
+
+def collect(metrics_dir: Path, targets_path: Path, quick_path: Path | None = None) -> list[TaskReport]:
+    """Every task of the targets file, in its order, with its metrics (None where the file is missing)
+    and its quick run (from `quick_path`, where given)."""
     targets = load_targets(targets_path)
+    quick = load_quick(quick_path)
     reports = []
     for task, target in targets.items():
         path = Path(metrics_dir) / f"{task}.json"
@@ -181,7 +210,7 @@ def collect(metrics_dir: Path, targets_path: Path) -> list[TaskReport]:
                 metrics = json.loads(path.read_text(encoding="utf-8"))
             except json.JSONDecodeError as err:
                 raise ReportError(f"{path}: not valid JSON: {err}") from None
-        report = TaskReport(task, target, metrics)
+        report = TaskReport(task, target, metrics, quick.get(task))
         report.target_text()  # a missing or non-numeric key fails here, naming the file and key
         reports.append(report)
     strays = sorted(p.stem for p in Path(metrics_dir).glob("*.json") if p.stem not in targets)
@@ -196,12 +225,12 @@ def _status_rows(reports: list[TaskReport]) -> list[list[str]]:
 
 
 def _times_rows(reports: list[TaskReport]) -> list[list[str]]:
-    return [[r.train_time(), r.eval_time(), r.target.quick or "not measured"] for r in reports]
+    return [[r.train_time(), r.eval_time(), r.quick_text()] for r in reports]
 
 
 HEADERS = {
     "status": ["post (kexue.fm)", "metric", "value", "target", "met", "the blog's number", "trained on"],
-    "times": ["full run: train", "full run: evaluate", "quick run (2 CPU cores)"],
+    "times": ["full run: train", "full run: evaluate", "quick run: metric, wall time of its stages (2 CPU cores)"],
 }
 ROWS = {"status": _status_rows, "times": _times_rows}
 
@@ -321,6 +350,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--metrics", type=Path, default=Path("metrics"), help="metrics folder (default: metrics)")
     sp.add_argument("--targets", type=Path, default=None, help="targets file (default: <metrics>/targets.yaml)")
     sp.add_argument("--readme", type=Path, default=Path("README.md"), help="README with the table markers")
+    sp.add_argument("--quick", type=Path, default=QUICK, help=f"quick runs' results (default: {QUICK})")
     sp.add_argument("--html", type=Path, default=None, help="the page (default: <metrics>/report.html)")
     sp.add_argument("--check", action="store_true", help="write nothing; exit 1 if the README's tables are stale")
 
@@ -329,7 +359,7 @@ def main(args: argparse.Namespace) -> int:
     targets = args.targets or args.metrics / "targets.yaml"
     page = args.html or args.metrics / "report.html"
     try:
-        reports = collect(args.metrics, targets)
+        reports = collect(args.metrics, targets, args.quick)
         blocks = tables(reports)
         if args.check:
             stale = [name for name, block in readme_blocks(args.readme).items() if block != blocks[name]]
