@@ -11,7 +11,7 @@ compares every `outs`/`metrics`/`plots` entry of every stage that completed in b
 
 - `.npz`: same keys, dtypes and shapes; integers, booleans and strings equal; floats within 1e-6.
 - `.ckpt`/`.pt`: loaded with torch and compared recursively (tensors within 1e-6), ignoring Lightning's
-  Timer callback state and keys named `time_elapsed`, `train_wall_time_s`, `wall`, `timestamp`.
+  Timer callback state and keys named `time_elapsed`, `train_wall_time_s`, `train_time_s`, `wall`, `timestamp`.
 - `.json`: compared recursively (floats within 1e-6), ignoring keys containing `time`, `wall`, `second`,
   `_per_s`, `_per_cpu_s` or `speed` and keys named `device`: wall-clock, CPU-time and speed numbers
   differ from run to run.
@@ -53,7 +53,7 @@ REPO = Path(__file__).resolve().parents[1]
 ATOL = 1e-6
 MAX_DIFFS = 5
 SKIPPED_FILES = {"fingerprint.json": "resume fingerprint: holds the code's hashes, differs after any code edit"}
-CKPT_VOLATILE = {"time_elapsed", "train_wall_time_s", "wall", "timestamp"}
+CKPT_VOLATILE = {"time_elapsed", "train_wall_time_s", "train_time_s", "wall", "timestamp"}
 JSON_VOLATILE = ("time", "wall", "second", "_per_s", "_per_cpu_s", "speed")
 log = logging.getLogger("refactor_check")
 
