@@ -190,6 +190,19 @@ def experiments(shown: object, metrics_file: str, name: re.Pattern | None = None
         yield Experiment(exp, rev, file_data(data.get("params"), "params.yaml"), metrics)
 
 
+def with_earlier(out: Path, rows: list[dict]) -> list[dict]:
+    """`rows` plus the rows of `out/experiments.json` (an earlier collect, committed) whose experiment
+    `name` is not among them: experiments run on another machine or in an earlier session are not in
+    this repo's `dvc exp show`, and a sweep that spans sessions must not lose them. Sorted by name."""
+    path = out / "experiments.json"
+    earlier = json.loads(path.read_text()) if path.is_file() else []
+    names = {r.get("name") for r in rows}
+    kept = [r for r in earlier if isinstance(r, dict) and r.get("name") not in names]
+    if kept:
+        log.info("kept %d earlier rows of %s not in this repo's dvc exp show", len(kept), path)
+    return sorted(rows + kept, key=lambda r: r.get("name") or "")
+
+
 def write_results(out: Path, rows: list[dict], what: str, texts: dict[str, str],
                   figures: dict[str, Callable[[Path], None]] | None = None) -> None:
     """`rows` to `out/experiments.json`, each of `texts` (its tables) to `out/<name>` and each of

@@ -57,7 +57,7 @@ def table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = exp_queue.parse_args(exp_queue.parser(__doc__), argv, OUT)
-    rows = rows_of(exp_queue.exp_show())
+    rows = exp_queue.with_earlier(args.out, rows_of(exp_queue.exp_show()))
     exp_queue.write_results(args.out, rows, "budget experiments", {"budget.md": table(rows)})
     return 0
 

@@ -233,7 +233,7 @@ def write_results(rows: list[dict], out: Path) -> None:
 
 
 def collect(out: Path) -> list[dict]:
-    rows = tricks_runs(exp_queue.exp_show())
+    rows = exp_queue.with_earlier(out, tricks_runs(exp_queue.exp_show()))
     write_results(rows, out)
     return rows
 

@@ -30,3 +30,14 @@ def test_a_candidate_meets_the_goal_only_with_both_accuracy_and_time():
     assert "| budget-fast-good | 0.5 | 6 | 64 | flip+shift | 93.10% | 93.10% | 590 s | cpu | yes |" in table
     assert "| budget-slow-good | 0.5 | 6 | 64 | flip+shift | 93.50% | 93.50% | 640 s | cpu | no |" in table
     assert "| tricks-long-baseline-seed1 |" in table and "budget-full" not in table  # not the budget profile
+
+
+def test_a_collect_keeps_earlier_sessions_rows_and_prefers_the_new_run_of_a_name(tmp_path):
+    import json
+
+    earlier = [{"name": "budget-old", "test_acc": 0.92}, {"name": "budget-again", "test_acc": 0.5}]
+    (tmp_path / "experiments.json").write_text(json.dumps(earlier))
+    rows = fashion_budget.exp_queue.with_earlier(tmp_path, [{"name": "budget-again", "test_acc": 0.93},
+                                                            {"name": "budget-new", "test_acc": 0.91}])
+    assert [(r["name"], r["test_acc"]) for r in rows] == [("budget-again", 0.93), ("budget-new", 0.91), ("budget-old", 0.92)]
+    assert fashion_budget.exp_queue.with_earlier(tmp_path / "none", []) == []
