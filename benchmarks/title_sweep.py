@@ -164,7 +164,7 @@ def draw(rows: list[dict], seeds: tuple[int, ...], path: Path) -> None:
 
 
 def collect(out: Path, seeds: tuple[int, ...]) -> None:
-    rows = title_runs(exp_queue.exp_show())
+    rows = exp_queue.with_earlier(out, title_runs(exp_queue.exp_show()))
     exp_queue.write_results(out, rows, "experiments with title metrics", {"sweep.md": table(rows, seeds)},
                             {"sweep.png": lambda path: draw(rows, seeds, path)})
 

@@ -10,7 +10,7 @@ training time; then the winners and their combination at the full budget.
 1. short: `dvc exp run --queue -n tricks-short-<variant>-seed<S> -S profile=budget -S seed=S -S ++fashion.budget.<key>=<value>
    ... fashion-evaluate` for the baseline and every variant (`VARIANTS`), with the budget's epochs cut to
    `SHORT_EPOCHS` and the evaluation's extras (training subset, noise) off: about 3 minutes a run on 2 CPU
-   cores (an estimate: 2 of the budget's 6 epochs), 20 variants x 3 seeds ~ 3 hours with one worker.
+   cores (an estimate: 2 of the budget's 9 epochs), 20 variants x 3 seeds ~ 3 hours with one worker.
 2. long: the baseline, the `--top` best short variants that beat the baseline (at most one per key),
    their combination, and the two Lipschitz variants (spectral_reg, spectral_norm: generalisation gap
    and noise accuracy, which the long runs' evaluation reports), at the full budget (~10 minutes of
