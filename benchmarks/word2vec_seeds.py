@@ -29,7 +29,7 @@ from kexue.tasks.word2vec.evaluate import load_keyed_vectors
 from kexue.tasks.word2vec.params import Word2VecParams
 from kexue.tasks.word2vec.reference import train_gensim
 from kexue.tasks.word2vec.train import train
-from kexue.tasks.word2vec.vectors import save_text
+from kexue.text.vectors import save_text
 
 PREPARED = Path("data/word2vec/prepared")
 OUT = Path("benchmarks/results/word2vec_seeds.jsonl")

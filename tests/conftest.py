@@ -18,8 +18,8 @@ if not torch.cuda.is_available():
 
 from lightning.pytorch.callbacks import Callback  # noqa: E402
 
+from kexue.fashion_mnist import FILES
 from kexue.params import RunParams, TrainerParams
-from kexue.tasks.fashion.data import FILES
 from kexue.tasks.fashion.params import FashionParams
 
 REPO = Path(__file__).resolve().parents[1]

@@ -17,9 +17,9 @@ import torch
 from kexue import files
 from kexue.__main__ import main
 from kexue.errors import DataFormatError
+from kexue.fashion_mnist import FILES
 from kexue.loading import load_checkpoint, load_npz
 from kexue.tasks.fashion import evaluate, preprocess, train
-from kexue.tasks.fashion.data import FILES
 from kexue.tasks.fashion.model import FashionClassifier
 from tests.conftest import cpu_run, params_file, synthetic_images, tiny_params, write_idx
 

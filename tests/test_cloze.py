@@ -18,7 +18,8 @@ from kexue.nn.birnn import BiLSTM, reverse_padded
 from kexue.params import RunParams
 from kexue.tasks.cloze.cmrc import BLANK, Question, read_cft_documents, read_questions, write_questions
 from kexue.tasks.cloze.data import (anonymized_words, answer_occurrence_shares, candidate_words, collate, encode,
-                                    frequency_bucket, placeholder_ids, placeholder_tokens, preprocess, Questions, word_ids)
+                                    frequency_bucket, placeholder_ids, placeholder_tokens, preprocess, Questions,
+                                    source_documents, word_ids)
 from kexue.tasks.cloze.evaluate import accuracy, most_frequent_candidate, trained_questions
 from kexue.tasks.cloze.generate import PartOfSpeech, chunk_documents, make_questions
 from kexue.tasks.cloze.model import ClozeReader, NEG, answer_log_likelihood, word_probabilities
@@ -372,6 +373,14 @@ def test_preprocess_drops_overlap_and_splits_by_document(tmp_path):
     assert read_questions(prepared / "sample.doc_query", prepared / "sample.answer")
     with pytest.raises(FileNotFoundError, match="cloze-download"):
         preprocess(p, RunParams(), tmp_path / "nowhere", prepared)
+
+
+@pytest.mark.parametrize("source, missing", [("news", "199801.txt"), ("novels", "三国演义.txt")])
+def test_a_missing_corpus_file_names_clozes_own_download_stage(tmp_path, source, missing):
+    # the novels and the news are read by the shared corpus readers (kexue.text.corpora), from cloze's raw folder
+    p = ClozeParams.model_validate({"data": {"generate": {"sources": [source]}}})
+    with pytest.raises(FileNotFoundError, match=rf"{missing}: missing; run the cloze-download stage first"):
+        source_documents(tmp_path, source, p)
 
 
 def test_repo_params_validate_and_bad_values_name_their_key(tmp_path):

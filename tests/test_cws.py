@@ -55,7 +55,7 @@ def test_reading_strips_pos_tags_and_names_bad_tokens(tmp_path):
     assert data.read_pos_tagged(good) == [["迈向", "充满", "希望"], ["江", "泽民"]]
     bad = tmp_path / "bad.txt"
     bad.write_text("迈向/v  充满/v\n希望  的/u\n", encoding="utf-8")
-    with pytest.raises(DataFormatError, match=r"bad.txt:2: token '希望' is not word/POS"):
+    with pytest.raises(DataFormatError, match=r"bad.txt:2: '希望' is not a word/POS pair"):
         data.read_pos_tagged(bad)
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("caf\xe9/n".encode("latin-1"))
@@ -165,7 +165,7 @@ def test_train_evaluate_and_segment_command(raw, tmp_path, monkeypatch, capsys):
 
 def test_ema_checkpoint_holds_the_average_and_intact_pair_keys(raw, tmp_path):
     prepared, models = tmp_path / "prepared", tmp_path / "models"
-    p = tiny_params(ema=0.9)
+    p = tiny_params(ema_decay=0.9)
     cws.preprocess(p, cpu_run(), raw, prepared)
     cws.train(p, cpu_run(), prepared, models, tmp_path / "live")
     ckpt = torch.load(models / "last.ckpt", map_location="cpu", weights_only=False)

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from kexue.fashion_mnist import FILES, IdxFormatError, read_idx
 from kexue.params import ParamsError
-from kexue.tasks.fashion.data import FILES, IdxFormatError, load_split, preprocess, read_idx
+from kexue.tasks.fashion.data import load_split, preprocess
 from tests.conftest import cpu_run, tiny_params, write_idx
 
 

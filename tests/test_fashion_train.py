@@ -11,8 +11,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from kexue.fashion_mnist import CLASSES
 from kexue.tasks.fashion import evaluate, train
-from kexue.tasks.fashion.data import CLASSES, load_split
+from kexue.tasks.fashion.data import load_split
 from kexue.tasks.fashion.model import FashionClassifier
 from tests.conftest import Killed, KillAfterFirstEpoch, cpu_run, tiny_params
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from kexue.fashion_mnist import REMOTES
 from kexue.fetch import MIRROR_ENV, FetchError, Remote, fetch, fetch_all, source_for
-from kexue.tasks.fashion.data import REMOTES
 
 
 def _mirror_with(tmp_path: Path, files: dict[str, bytes]) -> tuple[Path, list[Remote]]:

@@ -160,3 +160,34 @@ def test_code_defaults_equal_params_yaml():
         section = {k: v for k, v in raw[task].items() if k not in PROFILES}
         diffs += _differences(model().model_dump(), model.model_validate(section).model_dump(), task)
     assert not diffs, f"{len(diffs)} code defaults differ from params.yaml:\n" + "\n".join(diffs)
+
+
+def test_one_ema_key_across_tasks(tmp_path):
+    """Every task that averages its weights calls the decay `train.ema_decay`, a number in [0, 1) with
+    0 = off, in the code and in every profile of params.yaml; the old `ema` key is unknown."""
+    from kexue.params import PROFILES
+
+    with_ema = []
+    for task in tasks.TASKS:
+        fields = tasks.get(task).Params.model_fields["train"].annotation.model_fields
+        assert "ema" not in fields, task
+        if "ema_decay" in fields:
+            with_ema.append(task)
+            assert isinstance(fields["ema_decay"].default, float), task
+    assert sorted(with_ema) == ["cws", "fashion", "gan", "sentiment"]
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    for task in with_ema:
+        for section in [raw[task], *(raw[task].get(profile, {}) for profile in PROFILES)]:
+            train = section.get("train", {})
+            assert "ema" not in train, task
+            if "ema_decay" in train:
+                assert isinstance(train["ema_decay"], float) and 0 <= train["ema_decay"] < 1, task
+
+    for task in with_ema:
+        for value, why in [(1.0, "less than 1"), (-0.5, "greater than or equal to 0"), ("off", "valid number"),
+                           (False, "not a boolean")]:
+            path = params_file(tmp_path, lambda d: d[task]["train"].update(ema_decay=value))
+            with pytest.raises(ParamsError) as err:
+                load(path, task, tasks.get(task).Params, known_tasks=tasks.TASKS)
+            assert f"  {task}.train.ema_decay:" in str(err.value) and why in str(err.value), str(err.value)

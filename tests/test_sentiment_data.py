@@ -145,7 +145,7 @@ def test_ema_checkpoint_holds_the_average_and_evaluation_reads_it(raw, tmp_path,
     p = SentimentParams.model_validate({
         "data": {"tokens": "char"},
         "model": {"embed_dim": 8, "hidden": 8, "pretrained": "none"},
-        "train": {"epochs": 1, "train_limit": 256, "ema": 0.9, "ensemble": 1},
+        "train": {"epochs": 1, "train_limit": 256, "ema_decay": 0.9, "ensemble": 1},
     })
     prepared, models = tmp_path / "prepared", tmp_path / "models"
     sentiment.preprocess(p, cpu_run(), raw, prepared)
@@ -155,15 +155,15 @@ def test_ema_checkpoint_holds_the_average_and_evaluation_reads_it(raw, tmp_path,
     assert not torch.equal(average["net.fc.weight"], current["net.fc.weight"])
     module = SentimentClassifier.load_from_checkpoint(models / "best.ckpt", map_location="cpu")
     assert torch.equal(module.net.fc.weight, average["net.fc.weight"])
-    with pytest.raises(ValueError, match="ema"):
-        SentimentParams.model_validate({"train": {"ema": 1.5}})
+    with pytest.raises(ValueError, match="ema_decay"):
+        SentimentParams.model_validate({"train": {"ema_decay": 1.5}})
 
 
 def test_pretrained_word_vectors_start_the_embeddings(raw, tmp_path, monkeypatch):
     import torch
 
     from kexue.params import ParamsError
-    from kexue.tasks.word2vec.vectors import save_text
+    from kexue.text.vectors import save_text
     from kexue.text.pretrained import learn_vectors, vocab_table
 
     monkeypatch.setenv("KEXUE_CACHE", str(tmp_path / "cache"))

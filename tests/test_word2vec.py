@@ -19,7 +19,8 @@ from kexue.tasks import word2vec
 from kexue.tasks.word2vec import data, quality
 from kexue.tasks.word2vec.neighbours import main as neighbours_main
 from kexue.tasks.word2vec.params import Word2VecParams
-from kexue.tasks.word2vec.vectors import load_text, save_text
+from kexue.text import corpora
+from kexue.text.vectors import load_text, save_text
 from kexue.text.vocab import Vocab
 from tests.conftest import REPO, KillAfterFirstEpoch, Killed, cpu_run, params_file
 
@@ -33,7 +34,7 @@ def raw(mirror: Path, tmp_path: Path) -> Path:
     """The first lines of the five real files, byte for byte (CRLF kept)."""
     out = tmp_path / "raw"
     out.mkdir()
-    for remote in data.REMOTES:
+    for remote in corpora.REMOTES:
         lines = (mirror / remote.dataset / remote.name).read_bytes().split(b"\n")[:LINES]
         (out / remote.name).write_bytes(b"\n".join(lines) + b"\n")
     return out
@@ -63,18 +64,23 @@ def test_repo_params_full_and_quick(tmp_path):
 
 def test_novel_sentences_end_at_marks_and_closing_quotes():
     text = "    他道：“好。”又说了一句！然后……走了．\r\n\r\n    第二段；没有句号"
-    assert [s for line in text.splitlines() for s in data.split_sentences(line.strip())] == [
+    assert [s for line in text.splitlines() for s in corpora.split_sentences(line.strip())] == [
         "他道：“好。”", "又说了一句！", "然后……", "走了．", "第二段；", "没有句号"]
-    assert data.is_punctuation("“") and data.is_punctuation("……") and data.is_punctuation("——")
-    assert not data.is_punctuation("好") and not data.is_punctuation("１２月")
+    assert corpora.is_punctuation("“") and corpora.is_punctuation("……") and corpora.is_punctuation("——")
+    assert not corpora.is_punctuation("好") and not corpora.is_punctuation("１２月")
 
 
 def test_news_keeps_its_segmentation_without_tags():
     text = "迈向/v  充满/v  希望/n  的/u  新/a  世纪/n  。/w  中共中央/nt  总书记/n\n１２月/t  ３１日/t  ！/w\n"
-    assert list(data.news_sentences(text)) == [
+    assert list(corpora.news_sentences(text)) == [
         ["迈向", "充满", "希望", "的", "新", "世纪", "。"], ["中共中央", "总书记"], ["１２月", "３１日", "！"]]
     with pytest.raises(DataFormatError, match=r"199801\.txt:2: '３１日' is not a word/POS pair"):
-        list(data.news_sentences("迈向/v\n３１日\n"))
+        list(corpora.news_sentences("迈向/v\n３１日\n"))
+
+
+def test_a_missing_corpus_file_names_word2vecs_download_stage(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"三国演义\.txt: missing; run the word2vec-download stage first"):
+        word2vec.preprocess(tiny(), tmp_path, tmp_path / "prepared")
 
 
 def test_preprocess_the_first_lines_of_the_real_files(raw, tmp_path):
@@ -87,9 +93,9 @@ def test_preprocess_the_first_lines_of_the_real_files(raw, tmp_path):
     assert len(corpus) == stats["words_kept"] and corpus.offsets[-1] == len(corpus.ids)
     assert np.array_equal(corpus.counts, np.bincount(corpus.ids, minlength=len(vocab)))
     assert corpus.counts[Vocab.pad_id] == corpus.counts[Vocab.unk_id] == 0  # rare words dropped, not <unk>
-    assert corpus.counts[2:].min() >= 2 and not any(data.is_punctuation(w) for w in corpus.words())
+    assert corpus.counts[2:].min() >= 2 and not any(corpora.is_punctuation(w) for w in corpus.words())
     # the news keeps the PKU segmentation: its first sentence, as tagged, less punctuation
-    news = [i for i, k in enumerate(corpus.source) if data.SOURCES[k] == data.NEWS][0]
+    news = [i for i, k in enumerate(corpus.source) if data.SOURCES[k] == corpora.NEWS][0]
     first = corpus.ids[corpus.offsets[news] : corpus.offsets[news + 1]]
     assert vocab.decode(first)[:4] == ["迈向", "充满", "希望", "的"]
     # jieba cut the novels: a name from the first lines of 三国演义 is one word

@@ -11,9 +11,7 @@ from kexue.params import RunParams
 
 def eval_device(run: RunParams) -> torch.device:
     """The GPU when params allow one and there is one, else the CPU."""
-    if run.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("cpu")
+    return torch.device("cuda" if run.trainer.uses_cuda() else "cpu")
 
 
 @torch.inference_mode()

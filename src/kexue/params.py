@@ -30,13 +30,16 @@ class ParamsError(InputError, ValueError):
     """A params file or key is missing, unknown, ill-typed or out of range."""
 
 
-def _off_is_none(v: Any) -> Any:
-    # YAML reads a bare `off` as false; `dvc exp run -S x.ema=off` gives the same.
-    return None if v in (False, "off", "none") else v
+def _not_a_bool(v: Any) -> Any:
+    # YAML reads a bare `off`/`on` as a boolean, which pydantic would take for 0.0/1.0: say what to write.
+    if isinstance(v, bool):
+        raise ValueError("a number is expected (0 turns the average off), not a boolean such as `off`")
+    return v
 
 
-# An EMA decay in (0, 1), or `off` (null) for no averaging.
-Decay = Annotated[Annotated[float, Field(gt=0, lt=1)] | None, BeforeValidator(_off_is_none)]
+# `train.ema_decay` of every task: the decay of an exponential moving average of the weights, in
+# [0, 1); 0 = no averaging (training.ema_callback, training.ema_avg_fn).
+EmaDecay = Annotated[float, Field(ge=0, lt=1), BeforeValidator(_not_a_bool)]
 
 
 class Strict(BaseModel):
@@ -112,6 +115,13 @@ class TrainerParams(Strict):
     deterministic: bool | Literal["warn"] = "warn"
     channels_last: bool = True  # faster convolutions on CPU (and on tensor cores)
     progress_bar: bool = True
+
+    def uses_cuda(self) -> bool:
+        """Whether a run under these params uses the GPU: `accelerator` allows one (auto, gpu or
+        cuda) and CUDA is available. What Lightning picks for training, and what evaluation follows."""
+        import torch  # here, not at the top: reading params needs no torch
+
+        return self.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
 
 
 class SkipGramParams(Strict):

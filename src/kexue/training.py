@@ -21,7 +21,7 @@ import platform
 import random
 import shutil
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ import numpy as np
 import lightning as L
 import torch
 from lightning.fabric.plugins import TorchCheckpointIO
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint, WeightAveraging
+from lightning.pytorch.callbacks import Callback, EMAWeightAveraging, ModelCheckpoint, WeightAveraging
 
 from kexue import files, pipeline
 from kexue.fetch import sha256_of
@@ -46,8 +46,7 @@ def resolve_precision(tp: TrainerParams) -> str:
     """'auto' means bf16 mixed precision on a GPU that supports it, full fp32 elsewhere."""
     if tp.precision != "auto":
         return tp.precision
-    wants_gpu = tp.accelerator in ("auto", "gpu", "cuda")
-    if wants_gpu and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+    if tp.uses_cuda() and torch.cuda.is_bf16_supported():
         return "bf16-mixed"
     return "32-true"
 
@@ -169,21 +168,36 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             os.fsync(f.fileno())
 
 
-def ema_callback(decay: float) -> WeightAveraging:
-    """Lightning's weight averaging as an exponential moving average of the weights (and BatchNorm
-    buffers), used for validation and saved in checkpoints.
-
-    The decay warms up as min(decay, (1 + n) / (10 + n)) after n updates (as TensorFlow's
-    ExponentialMovingAverage does with num_updates): a fixed 0.999 from the first step keeps ~40% of
-    the random initial weights after two epochs, and the averaged net predicts one class.
-    """
+def ema_avg_fn(decay: float) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The update of an exponential moving average of weights with a warm-up, for torch's
+    `AveragedModel(avg_fn=)` (which Lightning's `WeightAveraging` wraps): the decay is
+    min(decay, (1 + n) / (10 + n)) after n updates, as TensorFlow's ExponentialMovingAverage does with
+    num_updates, so the early average is not dominated by the random initial weights (a fixed 0.999
+    from the first step keeps ~40% of them after two epochs of Fashion-MNIST, and that net predicts
+    one class)."""
 
     def avg_fn(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
         n = float(num_averaged)
         d = min(decay, (1 + n) / (10 + n))
         return d * averaged + (1 - d) * current
 
-    return WeightAveraging(avg_fn=avg_fn)
+    return avg_fn
+
+
+def ema_callback(decay: float, *, warmup: bool = True, use_buffers: bool = True) -> WeightAveraging:
+    """Lightning's weight averaging as an exponential moving average of the weights (`train.ema_decay`
+    of every task), used for validation and saved in checkpoints; the one EMA path of the tasks
+    whose whole model is averaged.
+
+    `warmup`: the decay warms up (`ema_avg_fn`); without, Lightning's `EMAWeightAveraging` with a
+    fixed decay from the first step. `use_buffers`: the buffers (BatchNorm statistics) are averaged
+    too; leave it off where a buffer is not a number to average (cws: its bigram key table).
+    """
+    if not 0 < decay < 1:
+        raise ValueError(f"an EMA decay must lie in (0, 1), got {decay}")
+    if not warmup:
+        return EMAWeightAveraging(decay=decay, use_buffers=use_buffers)
+    return WeightAveraging(avg_fn=ema_avg_fn(decay), use_buffers=use_buffers)
 
 
 def build_trainer(

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from kexue.params import ParamsError
-from kexue.tasks.word2vec.vectors import load_text
+from kexue.text.vectors import load_text, stable_hash
 from kexue.text.vocab import Vocab
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,6 @@ def learn_vectors(
     and gensim is its reference, already a dependency. One worker thread and a fixed string hash, so
     the same sentences and seed give the same vectors."""
     from gensim.models import Word2Vec
-
-    from kexue.tasks.word2vec.reference import stable_hash
 
     model = Word2Vec(
         [list(s) for s in sentences], vector_size=dim, window=window, negative=negative, sample=sample, sg=1, hs=0,

@@ -8,35 +8,12 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, Timer
 
-from kexue import files
 from kexue.params import RunParams
+from kexue.run_summary import SUMMARY, RunSummary
 from kexue.tasks.captcha.data import SPLITS, datamodule
 from kexue.tasks.captcha.model import CaptchaRecognizer
 from kexue.tasks.captcha.params import CaptchaParams
-from kexue.training import build_trainer, device_description, prepare_checkpoint_dir, run_config
-
-SUMMARY = "summary.json"
-
-
-class WriteSummary(Callback):
-    def __init__(self, path: Path, timer: Timer, train_images: int) -> None:
-        self.path, self.timer, self.train_images = Path(path), timer, train_images
-
-    def on_train_end(self, trainer: L.Trainer, pl_module: CaptchaRecognizer) -> None:
-        if not trainer.is_global_zero:
-            return
-        ckpt = trainer.checkpoint_callback
-        files.write_json(
-            self.path,
-            {
-                "epochs": trainer.current_epoch,
-                "steps": trainer.global_step,
-                "train_images": self.train_images,
-                "train_wall_time_s": round(self.timer.time_elapsed("train") + self.timer.time_elapsed("validate"), 1),
-                "device": device_description(trainer),
-                "best_val_string_acc": float(ckpt.best_model_score) if ckpt and ckpt.best_model_score is not None else None,
-            },
-        )
+from kexue.training import build_trainer, prepare_checkpoint_dir, run_config
 
 
 def train(p: CaptchaParams, run: RunParams, prepared: Path, models: Path, live: Path) -> None:
@@ -56,6 +33,8 @@ def train(p: CaptchaParams, run: RunParams, prepared: Path, models: Path, live: 
     data = datamodule(prepared, tp.batch_size, p.evaluate.batch_size, tp.train_limit)
     n_train = tp.train_limit or p.data.train_size
     timer = Timer()
+    summary = RunSummary(models / SUMMARY, timer, "best_val_string_acc", {"train_images": min(n_train, p.data.train_size)},
+                         keys=["epochs", "steps", "train_images", "train_wall_time_s", "device", "best_val_string_acc"])
     trainer, _ = build_trainer(
         run.trainer,
         max_epochs=tp.epochs,
@@ -63,6 +42,6 @@ def train(p: CaptchaParams, run: RunParams, prepared: Path, models: Path, live: 
         live_dir=live,
         resume=resume_from is not None,
         monitor="val/string_acc",
-        callbacks=[timer, WriteSummary(models / SUMMARY, timer, min(n_train, p.data.train_size))],
+        callbacks=[timer, summary],
     )
     trainer.fit(module, datamodule=data, ckpt_path=resume_from)

@@ -35,10 +35,10 @@ from kexue.tasks.cloze.cmrc import BLANK, Question, read_cft_documents, read_que
 from kexue.tasks.cloze.generate import PartOfSpeech, chunk_documents, make_questions
 from kexue.tasks.cloze.params import ClozeParams
 from kexue.tasks.cloze.passages import PASSAGES, PassageBatches, Passages, encode_documents
-from kexue.tasks.word2vec import data as w2v_data
-from kexue.tasks.word2vec.data import is_punctuation
-from kexue.text.tokenize import Tokenizer
+from kexue.text import corpora
 from kexue.text.batching import BucketBatchSampler, pad_batch
+from kexue.text.corpora import is_punctuation
+from kexue.text.tokenize import Tokenizer
 from kexue.text.vocab import Vocab
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ REMOTES = [  # sha256 from shared/datasets/SOURCES.md, section 2
            "51b1f5bdfbc5e062244e0cfcd341e7a9bde3d20aa2f2ccf7ee23744119c37500"),
     Remote("cmrc2017/children_fairy_tale", "cft.zip", f"{CFT}/children_fairy_tale/cft.zip",
            "03e630a48fd1ed5d90fb222c0a9e7fb362c9a8f73a63ba5052a5cc2f5757a48d"),
-    *w2v_data.REMOTES,  # the four novels and People's Daily
+    *corpora.REMOTES,  # the four novels and People's Daily
 ]
 CFT_FILES = ("cft/cft.test.human", "cft/cft.test.auto")
 SPLITS = ("train", "val")
@@ -95,15 +95,15 @@ def source_documents(raw: Path, source: str, p: ClozeParams) -> list[list[list[s
                     docs.append(doc)
         return docs
     if source == "news":
-        name = w2v_data.NEWS
-        sentences = w2v_data.news_sentences(w2v_data.read_text(raw / name, g.max_chars), raw / name)
+        name = corpora.NEWS
+        sentences = corpora.news_sentences(corpora.read_text(raw / name, g.max_chars, stage="cloze-download"), raw / name)
         return list(chunk_documents(sentences, g.doc_max_tokens, g.doc_min_sentences))
     if source == "novels":
         tokenizer = Tokenizer("word")
         docs = []
-        for name in w2v_data.NOVELS:
-            text = w2v_data.read_text(raw / name, g.max_chars)
-            docs += chunk_documents(w2v_data.novel_sentences(text, tokenizer), g.doc_max_tokens, g.doc_min_sentences)
+        for name in corpora.NOVELS:
+            text = corpora.read_text(raw / name, g.max_chars, stage="cloze-download")
+            docs += chunk_documents(corpora.novel_sentences(text, tokenizer), g.doc_max_tokens, g.doc_min_sentences)
         tokenizer.save()
         return docs
     raise ValueError(f"unknown source {source!r}")

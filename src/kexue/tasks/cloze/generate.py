@@ -26,7 +26,7 @@ import numpy as np
 
 from kexue.tasks.cloze.cmrc import BLANK, Question
 from kexue.tasks.cloze.params import GenerateParams
-from kexue.tasks.word2vec.data import is_punctuation
+from kexue.text.corpora import is_punctuation
 
 
 class PartOfSpeech:

@@ -26,7 +26,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from kexue.tasks.cloze.cmrc import BLANK
-from kexue.tasks.word2vec.data import is_punctuation
+from kexue.text.corpora import is_punctuation
 from kexue.text.vocab import Vocab
 
 PASSAGES = "passages"  # prepared/passages.npz

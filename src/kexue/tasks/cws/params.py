@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from kexue.params import Decay, Strict
+from kexue.params import EmaDecay, Strict
 
 
 class DataParams(Strict):
@@ -33,7 +33,7 @@ class TrainParams(Strict):
     batch_size: int = Field(64, ge=1)
     lr: float = Field(4e-3, gt=0)  # peak of a one-cycle schedule
     weight_decay: float = Field(0.0, ge=0)
-    ema: Decay = 0.999  # EMA decay of the weights (Lightning's EMAWeightAveraging), validated and saved; off = none
+    ema_decay: EmaDecay = 0.999  # EMA decay of the weights (Lightning's EMAWeightAveraging), validated and saved; 0 = off
     train_limit: int = Field(0, ge=0)  # use only the first N training sentences (0 = all)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback, EMAWeightAveraging, Timer
+from lightning.pytorch.callbacks import Callback, Timer
 
 from kexue.params import RunParams
 from kexue.run_summary import SUMMARY, RunSummary
@@ -13,7 +13,7 @@ from kexue.tasks.cws.data import BIGRAMS, SPLITS, VOCAB, SentencesDataModule, lo
 from kexue.tasks.cws.model import Segmenter
 from kexue.tasks.cws.params import CwsParams
 from kexue.text.vocab import Vocab
-from kexue.training import build_trainer, prepare_checkpoint_dir, run_config
+from kexue.training import build_trainer, ema_callback, prepare_checkpoint_dir, run_config
 
 
 def train(p: CwsParams, run: RunParams, prepared: Path, models: Path, live: Path) -> None:
@@ -35,10 +35,11 @@ def train(p: CwsParams, run: RunParams, prepared: Path, models: Path, live: Path
     data = SentencesDataModule(prepared, tp.batch_size, p.evaluate.batch_size, run.seed, tp.train_limit)
     timer = Timer()
     callbacks: list[Callback] = [timer, RunSummary(models / SUMMARY, timer, "best_val_tag_acc")]
-    if tp.ema:
-        # Lightning's own EMA: validation and checkpoints use the averaged weights. Buffers are not
-        # averaged: the only one is the bigram key table (int64), which averaging would corrupt.
-        callbacks.append(EMAWeightAveraging(decay=tp.ema, use_buffers=False))
+    if tp.ema_decay > 0:
+        # Lightning's EMAWeightAveraging (a fixed decay, no warm-up): validation and checkpoints use the
+        # averaged weights. Buffers are not averaged: the only one is the bigram key table (int64),
+        # which averaging would corrupt.
+        callbacks.append(ema_callback(tp.ema_decay, warmup=False, use_buffers=False))
     trainer, _ = build_trainer(
         run.trainer,
         max_epochs=tp.epochs,

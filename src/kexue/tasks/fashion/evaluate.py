@@ -15,10 +15,11 @@ import torch.nn.functional as F
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
 from kexue import files, plots
+from kexue.fashion_mnist import CLASSES
 from kexue.inference import eval_device, in_batches
 from kexue.loading import load_checkpoint
 from kexue.params import RunParams
-from kexue.tasks.fashion.data import CLASSES, load_split
+from kexue.tasks.fashion.data import load_split
 from kexue.tasks.fashion.model import FashionClassifier
 from kexue.tasks.fashion.params import FashionParams
 from kexue.tasks.fashion.train import SUMMARY

@@ -22,9 +22,10 @@ from torch import nn
 
 from kexue import files, plots
 from kexue.errors import EXPECTED_ERRORS, InputError
+from kexue.fashion_mnist import CLASSES
 from kexue.loading import load_checkpoint
 from kexue.nn.mobilenet import DepthwiseSeparable
-from kexue.tasks.fashion.data import CLASSES, load_split
+from kexue.tasks.fashion.data import load_split
 from kexue.tasks.fashion.model import FashionClassifier
 
 log = logging.getLogger(__name__)

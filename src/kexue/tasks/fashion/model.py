@@ -17,8 +17,9 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from kexue import augment
+from kexue.fashion_mnist import CLASSES
 from kexue.nn.mobilenet import DepthwiseSeparable, MobileNetV1
-from kexue.tasks.fashion.data import CLASSES, to_input
+from kexue.tasks.fashion.data import to_input
 from kexue.tasks.fashion.params import ModelParams, TrainParams
 
 

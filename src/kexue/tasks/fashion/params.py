@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from kexue import augment
-from kexue.params import Strict
+from kexue.params import EmaDecay, Strict
 
 TTA_CHOICES = ("none", "flip", "flip+shift")  # evaluate.tta: the kinds of test-time views (evaluate.views)
 # model.activation: nn/mobilenet.py's ACTIVATIONS (a test checks they agree; not imported, so that every
@@ -44,7 +44,7 @@ class TrainParams(Strict):
     # SamplePairing (Inoue 2018): this fraction of each batch's images averaged with another image of
     # the batch, keeping their own label; 0 = off
     sample_pairing: float = Field(0.0, ge=0, le=1)
-    ema_decay: float = Field(0.999, ge=0, lt=1)  # EMA of the weights (Lightning's WeightAveraging); 0 = off
+    ema_decay: EmaDecay = 0.999  # EMA of the weights (Lightning's WeightAveraging); 0 = off
     # each block's learning rate = lr x lr_layer_decay ** (blocks above it; the classifier is the top); 1 = off
     lr_layer_decay: float = Field(1.0, gt=0, le=1)
     grad_clip: float = Field(0.0, ge=0)  # clip the gradient at this (Lightning's clip_gradients); 0 = off

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from pathlib import Path
 
 import lightning as L
@@ -12,38 +10,13 @@ import torch
 from lightning.pytorch.callbacks import Callback, Timer
 
 from kexue.params import RunParams
+from kexue.run_summary import SUMMARY, RunSummary, best_checkpoint
 from kexue.tasks.fashion.data import SPLITS, FashionDataModule
 from kexue.tasks.fashion.model import FashionClassifier
 from kexue.tasks.fashion.params import FashionParams
-from kexue.training import build_trainer, device_description, ema_callback, prepare_checkpoint_dir, run_config
+from kexue.training import build_trainer, ema_callback, prepare_checkpoint_dir, run_config
 
 log = logging.getLogger(__name__)
-
-SUMMARY = "summary.json"
-
-
-class WriteSummary(Callback):
-    """At the end of fit (on global rank 0): epochs, wall time, device and best score -> summary.json."""
-
-    def __init__(self, path: Path, timer: Timer) -> None:
-        self.path = Path(path)
-        self.timer = timer
-
-    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.is_global_zero:
-            return
-        ckpt = trainer.checkpoint_callback
-        summary = {
-            "epochs": trainer.current_epoch,
-            "steps": trainer.global_step,
-            "train_wall_time_s": round(self.timer.time_elapsed("train") + self.timer.time_elapsed("validate"), 1),
-            "device": device_description(trainer),
-            "best_val_acc": float(ckpt.best_model_score) if ckpt and ckpt.best_model_score is not None else None,
-            "best_checkpoint": Path(ckpt.best_model_path).name if ckpt and ckpt.best_model_path else None,
-        }
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(summary, indent=2))
-        os.replace(tmp, self.path)
 
 
 def train(p: FashionParams, run: RunParams, prepared: Path, models: Path, live: Path) -> None:
@@ -63,7 +36,7 @@ def train(p: FashionParams, run: RunParams, prepared: Path, models: Path, live: 
     module = FashionClassifier(p.model.model_dump(), tp.model_dump(), channels_last=channels_last)
     data = FashionDataModule(prepared, tp.batch_size, p.evaluate.batch_size, tp.train_limit)
     timer = Timer()
-    callbacks: list[Callback] = [timer, WriteSummary(models / SUMMARY, timer)]
+    callbacks: list[Callback] = [timer, RunSummary(models / SUMMARY, timer, "best_val_acc", {"best_checkpoint": best_checkpoint})]
     if tp.ema_decay > 0:
         callbacks.append(ema_callback(tp.ema_decay))
     trainer, _ = build_trainer(

@@ -15,8 +15,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from kexue import files
 from kexue.arrays import load_split
+from kexue.fashion_mnist import read_split  # the idx reader with its format checks
 from kexue.params import RunParams
-from kexue.tasks.fashion.data import _load_split as load_raw_split  # the idx reader with its format checks
 from kexue.tasks.gan.params import GanParams
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,8 @@ def preprocess(p: GanParams, run: RunParams, raw: Path, prepared: Path) -> None:
 
     Writes `prepared/{train,test}.npz` (`x` uint8 (N, 28, 28), `y` int64) and `prepared/stats.json`
     (how many duplicates were dropped)."""
-    train_x, train_y = load_raw_split(Path(raw), "train")
-    test_x, test_y = load_raw_split(Path(raw), "test")
+    train_x, train_y = read_split(Path(raw), "train")
+    test_x, test_y = read_split(Path(raw), "test")
     stats = {"train_images_raw": len(train_x), "test_images_raw": len(test_x)}
     if p.data.dedupe:
         keep_train = _first_of_each(train_x)

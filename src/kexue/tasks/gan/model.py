@@ -1,7 +1,7 @@
 """The LightningModule: a generator and critic (`gan.model.generator`/`critic`: DCGAN, ResNet or
 self-modulated ResNet) trained with manual optimisation (n_critic critic updates, then one generator
 update, per training step), and an EMA of the generator weights (torch's AveragedModel, a submodule,
-so checkpoints carry it)."""
+so checkpoints carry it; why not Lightning's weight-averaging callback: `GAN.__init__`)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from kexue.nn.selfmod import SelfModGenerator
 from kexue.tasks.gan import losses
 from kexue.tasks.gan.data import to_gan_input, to_uint8
 from kexue.tasks.gan.params import ModelParams, TrainParams
+from kexue.training import ema_avg_fn
 
 
 def build_generator(mp: ModelParams) -> nn.Module:
@@ -34,18 +35,6 @@ def build_critic(mp: ModelParams) -> nn.Module:
     return ResNetCritic(mp.d_channels, spectral_norm=mp.spectral_norm)
 
 
-def ema_avg_fn(decay: float):
-    """EMA with a warm-up, min(decay, (1 + n) / (10 + n)) after n updates, so the early average is
-    not dominated by the random initial weights (TensorFlow's ExponentialMovingAverage does the same)."""
-
-    def avg_fn(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
-        n = float(num_averaged)
-        d = min(decay, (1 + n) / (10 + n))
-        return d * averaged + (1 - d) * current
-
-    return avg_fn
-
-
 class GAN(L.LightningModule):
     def __init__(self, model: dict, train: dict, channels_last: bool = False) -> None:
         super().__init__()
@@ -59,13 +48,21 @@ class GAN(L.LightningModule):
         if channels_last:
             self.generator = self.generator.to(memory_format=torch.channels_last)
             self.critic = self.critic.to(memory_format=torch.channels_last)
+        # The EMA of the generator alone, as a submodule: the shared warm-up average of
+        # training.ema_avg_fn, kept in torch's AveragedModel rather than Lightning's weight-averaging
+        # callback (training.ema_callback, the other tasks' EMA). That callback averages the whole
+        # LightningModule (critic included) and swaps the average in only for validation and the
+        # saved weights; here the raw generator and its average must both live in the module:
+        # GeneratorSnapshots saves the average while training (the FID-over-training curve), and
+        # gan-evaluate scores both from one checkpoint (`fid_without_ema`).
         # use_buffers: the BatchNorm running statistics are averaged too, so the EMA generator is
         # consistent in eval mode.
-        self.g_ema = AveragedModel(self.generator, avg_fn=ema_avg_fn(self.tp.ema), use_buffers=True) if self.tp.ema else None
+        self.g_ema = (AveragedModel(self.generator, avg_fn=ema_avg_fn(self.tp.ema_decay), use_buffers=True)
+                      if self.tp.ema_decay else None)
 
     @property
     def sampler(self) -> nn.Module:
-        """The generator used for samples and evaluation: the EMA copy when `ema` is on."""
+        """The generator used for samples and evaluation: the EMA copy when `ema_decay` is on (> 0)."""
         return self.g_ema.module if self.g_ema is not None else self.generator
 
     def _noise(self, n: int) -> torch.Tensor:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from kexue.params import Decay, Strict
+from kexue.params import EmaDecay, Strict
 
 
 class DataParams(Strict):
@@ -48,7 +48,7 @@ class TrainParams(Strict):
     lr_d: float = Field(2e-4, gt=0)
     beta1: float = Field(0.5, ge=0, lt=1)  # Adam betas
     beta2: float = Field(0.9, ge=0, lt=1)
-    ema: Decay = 0.999  # EMA decay of the generator weights; off (or null) = none
+    ema_decay: EmaDecay = 0.999  # EMA decay of the generator weights (torch's AveragedModel); 0 = off
     snapshots: int = Field(6, ge=1)  # generator snapshots kept for the FID-over-training curve
     train_limit: int = Field(0, ge=0)  # use only the first N training images (0 = all)
     # Stop when training has taken this many minutes (a resumed run counts its earlier time); 0 = off.

@@ -14,16 +14,15 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, Timer
 
-from kexue import files
 from kexue.params import RunParams
+from kexue.run_summary import SUMMARY, RunSummary
 from kexue.tasks.gan.data import GanDataModule
 from kexue.tasks.gan.model import GAN
 from kexue.tasks.gan.params import GanParams
-from kexue.training import build_trainer, device_description, prepare_checkpoint_dir, run_config
+from kexue.training import build_trainer, prepare_checkpoint_dir, run_config
 
 log = logging.getLogger(__name__)
 
-SUMMARY = "summary.json"
 SNAPSHOTS = "snapshots"
 
 
@@ -92,27 +91,6 @@ def snapshot_times(budget_s: float, snapshots: int) -> list[float]:
     return [budget_s * (i + 1) / snapshots for i in range(snapshots - 1)]
 
 
-class WriteGanSummary(Callback):
-    def __init__(self, path: Path, timer: Timer) -> None:
-        self.path = Path(path)
-        self.timer = timer
-
-    def on_train_end(self, trainer: L.Trainer, pl_module: GAN) -> None:
-        if trainer.is_global_zero:
-            files.write_json(
-                self.path,
-                {
-                    "epochs": trainer.current_epoch,
-                    "generator_steps": generator_steps(trainer, pl_module),
-                    "global_step": trainer.global_step,
-                    "train_wall_time_s": round(self.timer.time_elapsed("train"), 1),
-                    "time_budget_min": pl_module.tp.time_budget_min,
-                    "stopped_by_budget": (self.timer.time_remaining("train") or 1) <= 0,
-                    "device": device_description(trainer),
-                },
-            )
-
-
 def train(p: GanParams, run: RunParams, prepared: Path, models: Path, live: Path) -> None:
     """Stage 3: train the GAN; checkpoints, generator snapshots and a summary in `models`, curves in `live`.
 
@@ -130,11 +108,14 @@ def train(p: GanParams, run: RunParams, prepared: Path, models: Path, live: Path
     timer = Timer(duration=timedelta(seconds=budget_s) if budget_s else None, interval="step")
     snapshots = (GeneratorSnapshots(models / SNAPSHOTS, timer, times=snapshot_times(budget_s, tp.snapshots)) if budget_s
                  else GeneratorSnapshots(models / SNAPSHOTS, timer, epochs=snapshot_epochs(tp.epochs, tp.snapshots)))
-    callbacks: list[Callback] = [
-        timer,
-        snapshots,
-        WriteGanSummary(models / SUMMARY, timer),
-    ]
+    # No validation runs (limit_val_batches=0), so the summary's wall time is the training's alone.
+    summary = RunSummary(models / SUMMARY, timer, extra={
+        "generator_steps": generator_steps,
+        "global_step": lambda trainer, pl_module: trainer.global_step,
+        "time_budget_min": tp.time_budget_min,
+        "stopped_by_budget": lambda trainer, pl_module: (timer.time_remaining("train") or 1) <= 0,
+    }, keys=["epochs", "generator_steps", "global_step", "train_wall_time_s", "time_budget_min", "stopped_by_budget", "device"])
+    callbacks: list[Callback] = [timer, snapshots, summary]
     # A GAN has no validation score to pick a "best" checkpoint by: evaluation uses the final
     # generator (last.ckpt); monitoring "epoch" keeps best.ckpt equal to it.
     trainer, _ = build_trainer(

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from kexue.params import Decay, SkipGramParams, Strict
+from kexue.params import EmaDecay, SkipGramParams, Strict
 
 
 class DataParams(Strict):
@@ -54,7 +54,7 @@ class TrainParams(Strict):
     lr: float = Field(3e-3, gt=0)  # peak of a one-cycle schedule (10% warm-up, cosine down to ~0)
     weight_decay: float = Field(0.0, ge=0)
     train_limit: int = Field(0, ge=0)  # use only the first N training reviews (0 = all)
-    ema: Decay = None  # EMA of the weights (Lightning's WeightAveraging) for validation and checkpoints; off = none
+    ema_decay: EmaDecay = 0.0  # EMA of the weights (Lightning's WeightAveraging) for validation and checkpoints; 0 = off
     # separately trained models (seeds seed, seed + 1, ...) whose probabilities evaluate and predict
     # average; 1 = one model (README: measured)
     ensemble: int = Field(3, ge=1)

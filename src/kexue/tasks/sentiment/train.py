@@ -74,8 +74,8 @@ def _train_one(p: SentimentParams, run: RunParams, prepared: Path, vectors: Path
     data = ReviewsDataModule(prepared, tp.batch_size, p.evaluate.batch_size, run.seed, tp.train_limit)
     timer = Timer()
     callbacks: list[Callback] = [timer, RunSummary(models / SUMMARY, timer, "best_val_acc", extra)]
-    if tp.ema:
-        callbacks.append(ema_callback(tp.ema))
+    if tp.ema_decay > 0:
+        callbacks.append(ema_callback(tp.ema_decay))
     trainer, _ = build_trainer(
         run.trainer,
         max_epochs=tp.epochs,

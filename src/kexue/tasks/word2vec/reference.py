@@ -9,22 +9,16 @@ from __future__ import annotations
 
 import logging
 import time
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from kexue.tasks.word2vec.data import Corpus
 from kexue.tasks.word2vec.params import Word2VecParams
+from kexue.text.vectors import stable_hash
 
 log = logging.getLogger(__name__)
 logging.getLogger("gensim").setLevel(logging.WARNING)  # its per-epoch chatter; our own line sums it up
-
-
-def stable_hash(word: str) -> int:
-    """gensim seeds each word's initial vector with hash(word + seed); Python's str hash changes
-    from process to process, so a fixed one keeps gensim's run reproducible."""
-    return zlib.crc32(word.encode("utf-8"))
 
 
 @dataclass

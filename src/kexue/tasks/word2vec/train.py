@@ -26,7 +26,7 @@ from kexue.tasks.word2vec.data import CORPUS, VOCAB, Corpus
 from kexue.tasks.word2vec.model import Word2Vec, choose_kernel
 from kexue.tasks.word2vec.params import Word2VecParams
 from kexue.tasks.word2vec.reference import train_gensim
-from kexue.tasks.word2vec.vectors import save_text
+from kexue.text.vectors import save_text
 from kexue.training import build_trainer, device_description, prepare_checkpoint_dir, run_config
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def train(p: Word2VecParams, run: RunParams, prepared: Path, models: Path, live:
     prepared, models, reference = Path(prepared), Path(models), Path(reference)
     torch.set_num_threads(p.train.threads)
     corpus = Corpus(prepared)
-    cuda = run.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    cuda = run.trainer.uses_cuda()
     kernel = choose_kernel(p.train.kernel, p.model.arch, cuda)
     config = run_config(
         "word2vec-train", run,

@@ -1,16 +1,21 @@
-"""Word vectors in word2vec's text format, and their nearest neighbours.
+"""Word vectors in word2vec's text format, their nearest neighbours, and the string hash that makes
+gensim's training reproducible.
+
+The word2vec task writes its vectors in this format; cloze and sentiment read them (a DVC data
+file, `data/word2vec/vectors.txt`, not an import of the word2vec task).
 
 The format (word2vec.c `-binary 0`; gensim's `KeyedVectors.load_word2vec_format(path)` reads it):
 a first line `<words> <dim>`, then one line per word, the word and its `dim` numbers separated by
 single spaces, UTF-8. Each float32 is written with 9 significant digits, enough to read back the
 very same float32.
 
-Ours rather than gensim's writer and reader: gensim is this task's reference and benchmark
+Ours rather than gensim's writer and reader: gensim is the word2vec task's reference and benchmark
 dependency; the vectors, and the neighbours command, stand without it.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +23,12 @@ import numpy as np
 
 from kexue import files
 from kexue.errors import DataFormatError, InputError
+
+
+def stable_hash(word: str) -> int:
+    """gensim seeds each word's initial vector with hash(word + seed); Python's str hash changes
+    from process to process, so a fixed one keeps gensim's run reproducible (`Word2Vec(hashfxn=)`)."""
+    return zlib.crc32(word.encode("utf-8"))
 
 
 def save_text(path: Path, words: list[str], matrix: np.ndarray) -> None:
