@@ -24,6 +24,7 @@ from kexue.tasks.cloze.generate import PartOfSpeech, chunk_documents, make_quest
 from kexue.tasks.cloze.model import ClozeReader, NEG, answer_log_likelihood, word_probabilities
 from kexue.tasks.cloze.params import ClozeParams, GenerateParams, ModelParams, TrainParams
 from kexue.text.vocab import Vocab
+from tests.conftest import cpu_run
 
 DOC_QUERY = """1 ||| 小 猴 和 小 熊 是 好 朋友 。
 2 ||| XXXXX 每天 都 去 找 小 熊 玩 。
@@ -355,12 +356,15 @@ def _tiny_raw(raw: Path) -> None:
     (raw / "cft.zip").write_bytes(buf.getvalue())
 
 
+# cloze.data for _tiny_raw's files: questions from every story's nouns, adjectives and verbs
+TINY_DATA = {"min_docs": 1, "generate": {"sources": ["fairy_tales"], "val_fraction": 0.3, "questions_per_doc": 3,
+                                         "doc_min_sentences": 3, "answer_pos": ["n", "nr", "ns", "nz", "a", "v"]}}
+
+
 def test_preprocess_drops_overlap_and_splits_by_document(tmp_path):
     raw = tmp_path / "raw"
     _tiny_raw(raw)
-    p = ClozeParams.model_validate({"data": {"min_docs": 1, "generate": {
-        "sources": ["fairy_tales"], "val_fraction": 0.3, "questions_per_doc": 3, "doc_min_sentences": 3,
-        "answer_pos": ["n", "nr", "ns", "nz", "a", "v"]}}})
+    p = ClozeParams.model_validate({"data": TINY_DATA})
     prepared = tmp_path / "prepared"
     preprocess(p, RunParams(), raw, prepared)
     stats = json.loads((prepared / "stats.json").read_text())
@@ -400,12 +404,9 @@ def test_compute_scores_the_official_sets_and_writes_nothing(tmp_path):
 
     raw = tmp_path / "raw"
     _tiny_raw(raw)
-    p = ClozeParams.model_validate({
-        "data": {"min_docs": 1, "generate": {"sources": ["fairy_tales"], "val_fraction": 0.3, "questions_per_doc": 3,
-                                             "doc_min_sentences": 3, "answer_pos": ["n", "nr", "ns", "nz", "a", "v"]}},
-        "model": {"embed_dim": 8, "hidden": 8, "pretrained": "none"}, "train": {"epochs": 1, "batch_size": 4},
-        "evaluate": {"wrong_examples": 1}})
-    run = RunParams.model_validate({"trainer": {"accelerator": "cpu", "progress_bar": False}})
+    p = ClozeParams.model_validate({"data": TINY_DATA, "model": {"embed_dim": 8, "hidden": 8, "pretrained": "none"},
+                                    "train": {"epochs": 1, "batch_size": 4}, "evaluate": {"wrong_examples": 1}})
+    run = cpu_run()
     prepared, models = tmp_path / "prepared", tmp_path / "models"
     preprocess(p, run, raw, prepared)
     train(p, run, prepared, tmp_path / "no-vectors.txt", models, tmp_path / "live")
