@@ -351,6 +351,7 @@ def test_compute_scores_every_system_and_writes_nothing(tmp_path):
     assert {k: e.scores[0][k] for k in keys} == {k: m["by_beam"]["beam3"][k] for k in keys}  # the model: beam 3
     assert [r["gold"] for r in e.per_pair] == [t for _, t in load_pairs(prepared, "test")] and e.examples == 2
     assert e.page_title.startswith("2 test abstracts")
+    assert list(m)[-3:] == ["eval_device", "prior_scale_mean", "eval_wall_time_s"]
 
 
 def test_missing_inputs_name_the_stage_to_run(tmp_path):

@@ -65,9 +65,10 @@ def by_beam_width(module: TitleWriter, p: TitleParams, abstracts: list[str], gol
     return by_beam, generated
 
 
-def _metrics(p: TitleParams, module: TitleWriter, systems: dict[str, list[str]], scores: dict[str, dict], by_beam: dict,
-             abstracts: list[str], gold: list[str], lead_chars: int, stats: dict, summary: dict) -> dict[str, Any]:
-    result: dict[str, Any] = {
+def _score_metrics(p: TitleParams, module: TitleWriter, systems: dict[str, list[str]], scores: dict[str, dict], by_beam: dict,
+                   abstracts: list[str], gold: list[str], lead_chars: int) -> dict[str, Any]:
+    """The systems' scores and titles on the test pairs."""
+    return {
         "test_pairs": len(gold),
         "model": {**scores["model"], "beam": p.decode.beam, "prior": module.mp.prior, "mean_chars": mean_chars(systems["model"]),
                   "chars_in_abstract": in_abstract(systems["model"], abstracts)},
@@ -76,6 +77,12 @@ def _metrics(p: TitleParams, module: TitleWriter, systems: dict[str, list[str]],
         "gold": {"mean_chars": mean_chars(gold), "chars_in_abstract": in_abstract(gold, abstracts)},
         "model_minus_lead_rougeL": round(scores["model"]["rougeL"] - scores["lead"]["rougeL"], 6),
         "by_beam": by_beam,
+    }
+
+
+def _run_metrics(module: TitleWriter, stats: dict, summary: dict, device: torch.device) -> dict[str, Any]:
+    """What was trained (the model, its training run) and where it was evaluated."""
+    result: dict[str, Any] = {
         "train_pairs": stats.get("train_pairs"),
         "vocab_size": len(module.vocab),
         "params": sum(t.numel() for t in module.parameters()),
@@ -83,6 +90,7 @@ def _metrics(p: TitleParams, module: TitleWriter, systems: dict[str, list[str]],
         "best_val_rougeL": summary.get("best_val_rougeL"),
         "train_wall_time_s": summary.get("train_wall_time_s"),
         "train_device": summary.get("device"),
+        "eval_device": str(device),
     }
     if module.mp.prior:  # what the prior learnt: how far it lifts a character of the abstract
         lift = module.prior_log_scale.detach().exp().cpu()
@@ -124,7 +132,8 @@ def compute(p: TitleParams, run: RunParams, prepared: Path, models: Path) -> Eva
                "oracle": [oracle(a, t) for a, t in zip(abstracts, gold)]}
     scores = {name: rouge(titles, gold) for name, titles in systems.items()}
     summary = json.loads((models / SUMMARY).read_text()) if (models / SUMMARY).is_file() else {}
-    result = _metrics(p, module, systems, scores, by_beam, abstracts, gold, lead_chars, stats, summary)
+    result = {**_score_metrics(p, module, systems, scores, by_beam, abstracts, gold, lead_chars),
+              **_run_metrics(module, stats, summary, device)}
     result["eval_wall_time_s"] = round(time.perf_counter() - start, 2)
     rows = [{"system": f"model (beam {p.decode.beam})" if name == "model" else name, **scores[name]} for name in systems]
     rows += [{"system": f"model, {name.replace('beam', 'beam ')}", **{k: v[k] for k in KEYS}} for name, v in by_beam.items()]
