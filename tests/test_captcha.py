@@ -138,6 +138,23 @@ def test_train_then_evaluate_writes_everything(drawn, tmp_path):
         assert (plots / name).is_file(), name
 
 
+def test_compute_measures_everything_and_writes_nothing(drawn, tmp_path):
+    from kexue.tasks.captcha.evaluate import compute
+
+    p, run = tiny_captcha_params(), cpu_run()
+    models = tmp_path / "models"
+    captcha.train(p, run, drawn / "prepared", models, tmp_path / "live")
+    before = sorted(tmp_path.rglob("*")) + sorted(drawn.rglob("*"))
+    e = compute(p, run, drawn / "prepared", models)
+    assert sorted(tmp_path.rglob("*")) + sorted(drawn.rglob("*")) == before
+    m = e.metrics
+    assert m["test_images"] == 100 and 0 <= m["test_string_acc"] <= m["test_string_acc_lookalikes_merged"] <= 1
+    assert len(m["test_position_acc"]) == p.data.length and m["epochs"] == 1 and m["head"] == "per-position"
+    assert len(e.misread) == len(e.misread_labels) == min(4, m["misread_strings"]) and e.misread.dtype == np.uint8
+    assert list(e.pairs.columns) == ["truth", "read_as", "count"] and (e.pairs["count"] > 0).all()
+    assert all(" → " in label for label in e.misread_labels)
+
+
 # --- params -------------------------------------------------------------------------------------
 
 

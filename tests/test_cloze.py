@@ -25,6 +25,7 @@ from kexue.tasks.cloze.generate import PartOfSpeech, chunk_documents, make_quest
 from kexue.tasks.cloze.model import ClozeReader, NEG, answer_log_likelihood, word_probabilities
 from kexue.tasks.cloze.params import ClozeParams, GenerateParams, ModelParams, TrainParams
 from kexue.text.vocab import Vocab
+from tests.conftest import cpu_run
 
 DOC_QUERY = """1 ||| 小 猴 和 小 熊 是 好 朋友 。
 2 ||| XXXXX 每天 都 去 找 小 熊 玩 。
@@ -356,12 +357,15 @@ def _tiny_raw(raw: Path) -> None:
     (raw / "cft.zip").write_bytes(buf.getvalue())
 
 
+# cloze.data for _tiny_raw's files: questions from every story's nouns, adjectives and verbs
+TINY_DATA = {"min_docs": 1, "generate": {"sources": ["fairy_tales"], "val_fraction": 0.3, "questions_per_doc": 3,
+                                         "doc_min_sentences": 3, "answer_pos": ["n", "nr", "ns", "nz", "a", "v"]}}
+
+
 def test_preprocess_drops_overlap_and_splits_by_document(tmp_path):
     raw = tmp_path / "raw"
     _tiny_raw(raw)
-    p = ClozeParams.model_validate({"data": {"min_docs": 1, "generate": {
-        "sources": ["fairy_tales"], "val_fraction": 0.3, "questions_per_doc": 3, "doc_min_sentences": 3,
-        "answer_pos": ["n", "nr", "ns", "nz", "a", "v"]}}})
+    p = ClozeParams.model_validate({"data": TINY_DATA})
     prepared = tmp_path / "prepared"
     preprocess(p, RunParams(), raw, prepared)
     stats = json.loads((prepared / "stats.json").read_text())
@@ -401,3 +405,33 @@ def test_repo_params_validate_and_bad_values_name_their_key(tmp_path):
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     with pytest.raises(ParamsError, match=r"cloze\.data\.generate\.sources\.1"):
         load(tmp_path / "bad.yaml", "cloze", ClozeParams, known_tasks=tasks.TASKS)
+
+
+def test_compute_scores_the_official_sets_and_writes_nothing(tmp_path):
+    from kexue.tasks.cloze.evaluate import compute
+    from kexue.tasks.cloze.train import train
+
+    raw = tmp_path / "raw"
+    _tiny_raw(raw)
+    p = ClozeParams.model_validate({"data": TINY_DATA, "model": {"embed_dim": 8, "hidden": 8, "pretrained": "none"},
+                                    "train": {"epochs": 1, "batch_size": 4}, "evaluate": {"wrong_examples": 1}})
+    run = cpu_run()
+    prepared, models = tmp_path / "prepared", tmp_path / "models"
+    preprocess(p, run, raw, prepared)
+    train(p, run, prepared, tmp_path / "no-vectors.txt", models, tmp_path / "live")
+    story = "1 ||| 小猴 和 小熊 是 好 朋友 。\n2 ||| 小猴 有 鱼 。\n3 ||| XXXXX 每天 都 去 找 小熊 玩 。\n<qid_0> ||| XXXXX 每天 都 去 找 小熊 玩 。\n\n"
+    for name in ("cloze", "user"):  # the answer twice in its document
+        write_pair(raw, name, story, "<qid_0> ||| 小猴\n")
+    before = sorted(tmp_path.rglob("*"))
+    e = compute(p, run, raw, prepared, models)
+    assert sorted(tmp_path.rglob("*")) == before
+    m = e.metrics
+    for name in ("cloze_valid", "user_valid"):
+        assert m[name]["questions"] == 1 and m[name]["accuracy"] in (0.0, 1.0)
+        assert m[name]["most_frequent_word_accuracy"] in (0.0, 1.0) and m[name]["answer_not_in_document"] == 0
+        assert m[name]["candidates_per_question"] > 1 and m[name]["by_answer_occurrences"]["2"]["questions"] == 1
+    assert 0 <= m["generated_val"]["accuracy"] <= 1 and m["generated_val"]["questions"] > 0
+    assert [r["set"] for r in e.by_occurrences] == ["cloze-valid"] * 5 + ["user-valid"] * 5
+    assert sum(r["questions"] for r in e.by_occurrences) == 2
+    assert len(e.wrong) == sum(m[n]["accuracy"] == 0.0 for n in ("cloze_valid", "user_valid"))
+    assert m["epochs"] == 1 and m["params"] > 0 and list(m)[-2:] == ["eval_device", "eval_wall_time_s"]

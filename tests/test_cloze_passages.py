@@ -18,7 +18,7 @@ from kexue.tasks.cloze.passages import (PassageBatches, Passages, as_passages, b
                                         encode_documents, make_passage, sentences)
 from kexue.tasks.cloze.train import train
 from kexue.text.vocab import Vocab
-from tests.test_cloze import STORY, _questions, _tiny_raw
+from tests.test_cloze import STORY, TINY_DATA, _questions, _tiny_raw
 
 NOUNS = {"小", "熊", "猴", "森林", "朋友", "鱼", "老虎", "狐狸", "河边"}
 
@@ -154,8 +154,7 @@ def test_preprocess_writes_passages_and_the_train_stage_reads_them(tmp_path):
     raw = tmp_path / "raw"
     _tiny_raw(raw)
     p = ClozeParams.model_validate({
-        "data": {"min_docs": 1, "generate": {"sources": ["fairy_tales"], "val_fraction": 0.3, "questions_per_doc": 3,
-                                             "doc_min_sentences": 3, "answer_pos": ["n", "nr", "ns", "nz", "a", "v"]}},
+        "data": TINY_DATA,
         "model": {"reader": "passage", "hops": 1, "embed_dim": 8, "hidden": 8, "pretrained": "documents"},
         "train": {"epochs": 2, "batch_size": 4, "blanks": 3},
     })

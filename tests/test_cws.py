@@ -163,6 +163,24 @@ def test_train_evaluate_and_segment_command(raw, tmp_path, monkeypatch, capsys):
     assert "".join(out[0].split()) == "共同创造美好的新世纪"
 
 
+def test_compute_scores_both_segmenters_and_writes_nothing(raw, tmp_path):
+    from kexue.tasks.cws.evaluate import EXAMPLES, compute
+
+    prepared, models = tmp_path / "prepared", tmp_path / "models"
+    p = tiny_params()
+    cws.preprocess(p, cpu_run(), raw, prepared)
+    cws.train(p, cpu_run(), prepared, models, tmp_path / "live")
+    before = sorted(tmp_path.rglob("*"))
+    e = compute(p, cpu_run(), raw, models)
+    assert sorted(tmp_path.rglob("*")) == before
+    m = e.metrics
+    assert list(m)[:4] == ["pku_ours", "pku_jieba", "msr_ours", "msr_jieba"]
+    assert [(r["test"], r["segmenter"]) for r in e.scores] == [("pku", "ours"), ("pku", "jieba"), ("msr", "ours"), ("msr", "jieba")]
+    assert all(r["f1"] == m[f"{r['test']}_{r['segmenter']}"]["f1"] and 0 <= r["f1"] <= 1 for r in e.scores)
+    assert m["pku_jieba"]["f1"] > 0.7 and m["test_chars"] > 0 and m["epochs"] == 1
+    assert 0 < len(e.errors) <= EXAMPLES and all(r["ours"] != r["gold"] for r in e.errors)
+
+
 def test_ema_checkpoint_holds_the_average_and_intact_pair_keys(raw, tmp_path):
     prepared, models = tmp_path / "prepared", tmp_path / "models"
     p = tiny_params(ema_decay=0.9)

@@ -73,6 +73,22 @@ def test_train_then_evaluate_writes_everything(prepared_dir, tmp_path):
         assert (plots / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_compute_measures_everything_and_writes_nothing(prepared_dir, tmp_path):
+    compute = importlib.import_module("kexue.tasks.fashion.evaluate").compute
+    p, run = tiny_params(), cpu_run()
+    models = tmp_path / "models"
+    train(p, run, prepared_dir, models, tmp_path / "live")
+    before = sorted(tmp_path.rglob("*")) + sorted(prepared_dir.rglob("*"))
+    e = compute(p, run, prepared_dir, models)
+    assert sorted(tmp_path.rglob("*")) + sorted(prepared_dir.rglob("*")) == before
+    m = e.metrics
+    assert m["test_images"] == len(e.actual) == len(e.predicted) == e.confusion.sum() == 100
+    assert m["test_acc"] == pytest.approx((e.actual == e.predicted).mean(), abs=1e-5)
+    assert e.confusion.trace() == (e.actual == e.predicted).sum() and e.confusion.shape == (len(CLASSES), len(CLASSES))
+    assert m["tta"] == p.evaluate.tta and 0 <= m["val_acc_single_view"] <= 1 and m["epochs"] == 1
+    assert list(m)[-2:] == ["eval_wall_time_s", "eval_device"]
+
+
 def test_same_seed_same_metrics(prepared_dir, tmp_path):
     p, run = tiny_params(), cpu_run()
     results = []

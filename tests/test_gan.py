@@ -208,6 +208,24 @@ def test_train_then_evaluate_writes_everything(gan_prepared, feature_net, tmp_pa
     assert [r["generator_steps"] for r in m["fid_curve"]] == [12, 24] and m["fid_curve"][-1]["fid"] == m["fid"]
 
 
+def test_compute_measures_everything_and_writes_nothing(gan_prepared, feature_net, tmp_path):
+    from kexue.tasks.gan.evaluate import compute
+
+    p, run = tiny_gan_params(), cpu_run()
+    models = tmp_path / "models"
+    gan.train(p, run, gan_prepared, models, tmp_path / "live")
+    before = sorted(tmp_path.rglob("*"))
+    e = compute(p, run, gan_prepared, models, feature_net)
+    assert sorted(tmp_path.rglob("*")) == before
+    m, s = e.metrics, e.scores
+    assert m["fid"] == round(s.fid, 4) > 0 and m["fid_floor"] == round(s.floor, 6) > 0
+    assert 0 <= m["precision"] <= 1 and 0 <= m["recall"] <= 1 and m["pr_images"] == 100
+    assert s.gen_hist.sum().item() == pytest.approx(1.0) and s.test_hist.sum().item() == pytest.approx(1.0)
+    assert e.grid.shape == (9, 28, 28) and e.grid.dtype == np.uint8 and e.grid_cols == 3
+    assert [r["epoch"] for r in m["fid_curve"]] == [1] and m["fid_curve"][-1]["fid"] == m["fid"]
+    assert list(m)[-2:] == ["eval_wall_time_s", "eval_device"]
+
+
 def test_evaluate_without_feature_net_names_the_missing_stage(gan_prepared, tmp_path):
     p, run = tiny_gan_params(), cpu_run()
     models = tmp_path / "models"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import shutil
@@ -256,3 +257,32 @@ def test_ensemble_trains_its_members_keeps_them_when_it_grows_and_averages_them(
     one = SentimentParams.model_validate({**settings, "train": {**settings["train"], "ensemble": 1}})
     sentiment.train(one, cpu_run(), prepared, tmp_path / "no-vectors.txt", models, live)
     assert not list(models.glob("seed*")) and not list(live.glob("seed*"))  # no stale members left
+
+
+def test_compute_scores_the_test_reviews_and_writes_nothing(raw, tmp_path, monkeypatch):
+    from kexue.tasks.sentiment.evaluate import MIN_WORD_COUNT, compute
+
+    monkeypatch.setenv("KEXUE_CACHE", str(tmp_path / "cache"))
+    p = SentimentParams.model_validate({
+        "data": {"tokens": "char"},
+        "model": {"embed_dim": 8, "hidden": 8, "pretrained": "none"},
+        "train": {"epochs": 1, "train_limit": 128, "ensemble": 1},
+        "evaluate": {"saliency_reviews": 3, "top_words": 4},
+    })
+    prepared, models = tmp_path / "prepared", tmp_path / "models"
+    sentiment.preprocess(p, cpu_run(), raw, prepared)
+    sentiment.train(p, cpu_run(), prepared, tmp_path / "no-vectors.txt", models, tmp_path / "live")
+    # the first 300 reviews of each split: a saliency pass over every test review is the slow part
+    ev = importlib.import_module("kexue.tasks.sentiment.evaluate")
+    monkeypatch.setattr(ev, "load_split", lambda prepared, split: tuple(a[:300] for a in data.load_split(prepared, split)))
+    monkeypatch.setattr(ev, "load_reviews", lambda prepared, split: data.load_reviews(prepared, split).head(300))
+    before = sorted(tmp_path.rglob("*"))
+    e = compute(p, cpu_run(), prepared, models)
+    assert sorted(tmp_path.rglob("*")) == before
+    m = e.metrics
+    assert m["test_reviews"] == 300 and m["ensemble"] == 1 and "member_best_val_acc" not in m
+    assert all(0 <= m[k] <= 1 for k in ("test_acc", "test_precision", "test_recall", "test_f1", "test_auc", "val_acc"))
+    assert e.fpr[0] == e.tpr[0] == 0 and e.fpr[-1] == e.tpr[-1] == 1 and len(e.fpr) == len(e.tpr)
+    assert list(e.top["side"]) == ["positive"] * 4 + ["negative"] * 4 and (e.top["count"] >= MIN_WORD_COUNT).all()
+    assert e.top["mean_saliency"].iloc[0] >= e.top["mean_saliency"].iloc[-1]
+    assert len(e.scored) == 3 and all(len(r.tokens) == len(r.saliency) for r in e.scored)

@@ -332,6 +332,28 @@ def test_stages_on_a_20_pair_file(tmp_path, capsys):
     assert printed == writer.write_titles(abstracts, 1, TitleParams().decode.max_len)
 
 
+def test_compute_scores_every_system_and_writes_nothing(tmp_path):
+    from kexue.tasks.title.evaluate import compute
+
+    raw, prepared, models = tmp_path / "raw", tmp_path / "prepared", tmp_path / "models"
+    write_raw(raw)
+    p, run = tiny_params(train={"epochs": 1}, evaluate={"examples": 2}), cpu_run()
+    title.preprocess(p, raw, prepared)
+    title.train(p, run, prepared, models, tmp_path / "live")
+    before = sorted(tmp_path.rglob("*"))
+    e = compute(p, run, prepared, models)
+    assert sorted(tmp_path.rglob("*")) == before
+    m = e.metrics
+    assert m["test_pairs"] == 3 and set(m["by_beam"]) == {"beam1", "beam2", "beam3"} and m["epochs"] == 1
+    assert [r["system"] for r in e.scores] == ["model (beam 3)", "lead", "oracle", "model, beam 1", "model, beam 2", "model, beam 3"]
+    assert all(0 <= r[k] <= 1 for r in e.scores for k in ("rouge1", "rouge2", "rougeL"))
+    keys = ("rouge1", "rouge2", "rougeL")
+    assert {k: e.scores[0][k] for k in keys} == {k: m["by_beam"]["beam3"][k] for k in keys}  # the model: beam 3
+    assert [r["gold"] for r in e.per_pair] == [t for _, t in load_pairs(prepared, "test")] and e.examples == 2
+    assert e.page_title.startswith("2 test abstracts")
+    assert list(m)[-3:] == ["eval_device", "prior_scale_mean", "eval_wall_time_s"]
+
+
 def test_missing_inputs_name_the_stage_to_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="dev.tsv: missing; run the title-download stage first"):
         title.preprocess(tiny_params(), tmp_path, tmp_path / "prepared")

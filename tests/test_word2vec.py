@@ -198,6 +198,26 @@ def test_stages_resume_and_compare_with_gensim(raw, tmp_path, monkeypatch):
     assert json.loads((tmp_path / "b" / "gensim" / "timing.json").read_text()) == {"trained": False}
 
 
+def test_compute_compares_with_gensim_and_writes_nothing(raw, tmp_path):
+    from kexue.tasks.word2vec.evaluate import compute
+
+    prepared = tmp_path / "prepared"
+    word2vec.preprocess(tiny(), raw, prepared)
+    p = tiny()
+    _train(p, prepared, tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    e = compute(p, prepared, tmp_path / "vectors.txt", tmp_path / "gensim", tmp_path / "models")
+    assert sorted(tmp_path.rglob("*")) == before
+    m, words = e.metrics, data.Corpus(prepared).words()
+    assert e.models == ("ours", "gensim") and m["vocab_size"] == len(words) and m["epochs"] == 1
+    assert m["analogy_questions"] == e.per_category["questions"].sum() and 0 <= m["neighbour_overlap"] <= 1
+    assert list(e.per_category.columns) == ["category", "questions", "ours", "gensim"] and len(e.per_category) == 7
+    assert len(e.overlap) == 50 and e.overlap["overlap"].between(0, 1).all()
+    shown, vectors = e.pca["ours"]
+    assert shown == words[p.evaluate.pca_skip : p.evaluate.pca_skip + 40] and vectors.shape == (40, 16)
+    assert m["speed_ratio"] == pytest.approx(m["words_per_s"] / m["gensim_words_per_s"], rel=1e-2)
+
+
 def test_a_diverging_run_stops_with_a_message(tmp_path):
     """16 words, large steps: every update sums ~100 changes of each word and the loss blows up."""
     from kexue import files

@@ -8,7 +8,9 @@ import json
 import logging
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,55 +69,67 @@ def trained_questions(prepared: int | None, p: ClozeParams) -> int | None:
     return min(prepared, p.train.train_limit)
 
 
-def evaluate(p: ClozeParams, run: RunParams, raw: Path, prepared: Path, models: Path, live: Path, metrics: Path, plots_dir: Path) -> None:
-    """Stage 4: accuracy on cloze-valid and user-valid (and the generated validation questions) -> `metrics`;
-    accuracy by answer frequency, wrong answers with context and the training curves -> `plots_dir`."""
-    raw, prepared, models, metrics, plots_dir = Path(raw), Path(prepared), Path(models), Path(metrics), Path(plots_dir)
-    start = time.perf_counter()
-    device = eval_device(run)
-    module = load_model(models, device)
-    vocab = Vocab.load(prepared / VOCAB)
-    result: dict[str, object] = {}
-    freq_rows, wrong = [], []
-    for name in EVAL_SETS:
-        questions = read_eval_set(raw, name)
-        pred, prob = predict(module, encode(questions, vocab, p.data.question_words), p.evaluate.batch_size, device)
-        words = [candidate_words(q) for q in questions]
-        ours = [w[k] if 0 <= k < len(w) else "" for w, k in zip(words, pred)]
-        answers = [q.answer or "" for q in questions]
-        baseline = [most_frequent_candidate(q) for q in questions]
-        buckets = [frequency_bucket(q) for q in questions]
-        oov = [i for i, a in enumerate(answers) if a not in vocab.stoi]
-        by_freq = {}
-        for b in FREQUENCY_BUCKETS:
-            sel = [i for i, x in enumerate(buckets) if x == b]
-            by_freq[b] = {"questions": len(sel), "accuracy": accuracy([ours[i] for i in sel], [answers[i] for i in sel]),
-                          "baseline_accuracy": accuracy([baseline[i] for i in sel], [answers[i] for i in sel])}
-            freq_rows.append({"set": f"{name}-valid", "answer_occurrences": b, **by_freq[b]})
-        result[f"{name}_valid"] = {
-            "questions": len(questions),
-            "accuracy": accuracy(ours, answers),
-            "most_frequent_word_accuracy": accuracy(baseline, answers),
-            "answer_not_in_document": sum(a not in w for a, w in zip(answers, words)),
-            # answers the vocabulary lacks (mostly a story's own names): read through placeholders
-            "answer_out_of_vocabulary": {"questions": len(oov), "accuracy": accuracy([ours[i] for i in oov], [answers[i] for i in oov])},
-            "candidates_per_question": float(np.mean([len(w) for w in words])),
-            "by_answer_occurrences": by_freq,
-        }
-        shown = 0
-        for i, q in enumerate(questions):
-            if ours[i] != answers[i] and shown < p.evaluate.wrong_examples:
-                shown += 1
-                wrong.append({"set": f"{name}-valid", "qid": q.qid, "query": " ".join(q.query), "answer": answers[i],
-                              "predicted": ours[i], "p": round(float(prob[i]), 3), "answer_occurrences": buckets[i]})
-        log.info("%s-valid: accuracy %.4f (most frequent word %.4f)", name, result[f"{name}_valid"]["accuracy"],
-                 result[f"{name}_valid"]["most_frequent_word_accuracy"])
-    val = load_split(prepared, "val")
-    pred, _ = predict(module, val, p.evaluate.batch_size, device)
-    result["generated_val"] = {"questions": int(len(pred)), "accuracy": float((pred == val["answer"]).mean())}
-    summary = json.loads((models / SUMMARY).read_text()) if (models / SUMMARY).is_file() else {}
-    stats = json.loads((prepared / "stats.json").read_text()) if (prepared / "stats.json").is_file() else {}
-    result.update({
+def _accuracy_of(predicted: list[str], answers: list[str], sel: list[int]) -> float:
+    return accuracy([predicted[i] for i in sel], [answers[i] for i in sel])
+
+
+def by_occurrences(ours: list[str], baseline: list[str], answers: list[str], buckets: list[str]) -> dict[str, dict]:
+    """Per bucket of answer occurrences in the document (`FREQUENCY_BUCKETS`): the questions, our
+    accuracy and the baseline's."""
+    out = {}
+    for b in FREQUENCY_BUCKETS:
+        sel = [i for i, x in enumerate(buckets) if x == b]
+        out[b] = {"questions": len(sel), "accuracy": _accuracy_of(ours, answers, sel),
+                  "baseline_accuracy": _accuracy_of(baseline, answers, sel)}
+    return out
+
+
+@dataclass(frozen=True)
+class SetScores:
+    """One official validation set, scored: its entry in the metrics, its rows of accuracy by answer
+    occurrences and its first wrong answers."""
+
+    metrics: dict[str, Any]
+    by_occurrences: list[dict]
+    wrong: list[dict]
+
+
+def score_set(module: ClozeReader, vocab: Vocab, p: ClozeParams, raw: Path, name: str, device: torch.device) -> SetScores:
+    """The model and the most-frequent-word baseline on the official set `name`."""
+    questions = read_eval_set(raw, name)
+    pred, prob = predict(module, encode(questions, vocab, p.data.question_words), p.evaluate.batch_size, device)
+    words = [candidate_words(q) for q in questions]
+    ours = [w[k] if 0 <= k < len(w) else "" for w, k in zip(words, pred)]
+    answers = [q.answer or "" for q in questions]
+    baseline = [most_frequent_candidate(q) for q in questions]
+    buckets = [frequency_bucket(q) for q in questions]
+    oov = [i for i, a in enumerate(answers) if a not in vocab.stoi]
+    by_freq = by_occurrences(ours, baseline, answers, buckets)
+    metrics = {
+        "questions": len(questions),
+        "accuracy": accuracy(ours, answers),
+        "most_frequent_word_accuracy": accuracy(baseline, answers),
+        "answer_not_in_document": sum(a not in w for a, w in zip(answers, words)),
+        # answers the vocabulary lacks (mostly a story's own names): read through placeholders
+        "answer_out_of_vocabulary": {"questions": len(oov), "accuracy": _accuracy_of(ours, answers, oov)},
+        "candidates_per_question": float(np.mean([len(w) for w in words])),
+        "by_answer_occurrences": by_freq,
+    }
+    shown = [i for i in range(len(questions)) if ours[i] != answers[i]][: p.evaluate.wrong_examples]
+    wrong = [{"set": f"{name}-valid", "qid": questions[i].qid, "query": " ".join(questions[i].query), "answer": answers[i],
+              "predicted": ours[i], "p": round(float(prob[i]), 3), "answer_occurrences": buckets[i]} for i in shown]
+    log.info("%s-valid: accuracy %.4f (most frequent word %.4f)", name, metrics["accuracy"], metrics["most_frequent_word_accuracy"])
+    return SetScores(metrics, [{"set": f"{name}-valid", "answer_occurrences": b, **v} for b, v in by_freq.items()], wrong)
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _run_metrics(p: ClozeParams, module: ClozeReader, prepared: Path, models: Path) -> dict[str, Any]:
+    """What was trained: the questions, the model's size and the training run's summary."""
+    summary, stats = _read_json(models / SUMMARY), _read_json(prepared / "stats.json")
+    return {
         "train_questions": trained_questions(stats.get("train_questions"), p),
         # share of all the prepared training answers by occurrences in their document, beside the sets'
         # by_answer_occurrences (with train_limit set, the trained ones are the first of them)
@@ -125,19 +139,57 @@ def evaluate(p: ClozeParams, run: RunParams, raw: Path, prepared: Path, models: 
         "best_val_acc": summary.get("best_val_acc"),
         "train_wall_time_s": summary.get("train_wall_time_s"),
         "train_device": summary.get("device"),
-        "eval_device": str(device),
-        "eval_wall_time_s": round(time.perf_counter() - start, 2),
-    })
-    files.write_json(metrics, result)
-    freq = pd.DataFrame(freq_rows)
-    files.write_csv(freq, plots_dir / "accuracy_by_occurrences.csv")
-    files.write_csv(pd.DataFrame(wrong, columns=["set", "qid", "query", "answer", "predicted", "p", "answer_occurrences"]),
+    }
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What cloze-evaluate measured: the metrics (in the order written), the rows of accuracy by answer
+    occurrences (cloze then user, `FREQUENCY_BUCKETS` each) and the wrong answers shown."""
+
+    metrics: dict[str, Any]
+    by_occurrences: list[dict]
+    wrong: list[dict]
+
+
+def compute(p: ClozeParams, run: RunParams, raw: Path, prepared: Path, models: Path) -> Evaluation:
+    """Every number of cloze-evaluate: the best checkpoint on the official sets and the generated
+    validation questions; writes nothing."""
+    raw, prepared, models = Path(raw), Path(prepared), Path(models)
+    start = time.perf_counter()
+    device = eval_device(run)
+    module = load_model(models, device)
+    vocab = Vocab.load(prepared / VOCAB)
+    sets = {name: score_set(module, vocab, p, raw, name, device) for name in EVAL_SETS}
+    result: dict[str, Any] = {f"{name}_valid": s.metrics for name, s in sets.items()}
+    val = load_split(prepared, "val")
+    pred, _ = predict(module, val, p.evaluate.batch_size, device)
+    result["generated_val"] = {"questions": int(len(pred)), "accuracy": float((pred == val["answer"]).mean())}
+    result.update(_run_metrics(p, module, prepared, models))
+    result.update(eval_device=str(device), eval_wall_time_s=round(time.perf_counter() - start, 2))
+    return Evaluation(result, [r for s in sets.values() for r in s.by_occurrences], [r for s in sets.values() for r in s.wrong])
+
+
+def write_reports(evaluation: Evaluation, live: Path, metrics: Path, plots_dir: Path) -> None:
+    """`metrics` (JSON) and `plots_dir/{accuracy_by_occurrences.csv, wrong_answers.csv, accuracy_by_occurrences.png, curves.png}`."""
+    plots_dir, rows = Path(plots_dir), evaluation.by_occurrences
+    files.write_json(metrics, evaluation.metrics)
+    files.write_csv(pd.DataFrame(rows), plots_dir / "accuracy_by_occurrences.csv")
+    files.write_csv(pd.DataFrame(evaluation.wrong, columns=["set", "qid", "query", "answer", "predicted", "p", "answer_occurrences"]),
                     plots_dir / "wrong_answers.csv")
     plots.bars_png(
         [f"{s} ×{b}" for s in ("cloze", "user") for b in FREQUENCY_BUCKETS],
-        {"ours": [r["accuracy"] for r in freq_rows], "most frequent word": [r["baseline_accuracy"] for r in freq_rows]},
+        {"ours": [r["accuracy"] for r in rows], "most frequent word": [r["baseline_accuracy"] for r in rows]},
         plots_dir / "accuracy_by_occurrences.png",
         "accuracy by occurrences of the answer in its document", "accuracy",
     )
     plots.curves_png(Path(live), plots_dir / "curves.png", "cloze reader on generated questions")
+
+
+def evaluate(p: ClozeParams, run: RunParams, raw: Path, prepared: Path, models: Path, live: Path, metrics: Path, plots_dir: Path) -> None:
+    """Stage 4: accuracy on cloze-valid and user-valid (and the generated validation questions) -> `metrics`;
+    accuracy by answer frequency, wrong answers with context and the training curves -> `plots_dir`."""
+    evaluation = compute(p, run, raw, prepared, models)
+    write_reports(evaluation, live, metrics, plots_dir)
+    result = evaluation.metrics
     log.info("cloze-valid %.4f, user-valid %.4f -> %s", result["cloze_valid"]["accuracy"], result["user_valid"]["accuracy"], metrics)

@@ -6,7 +6,9 @@ import json
 import logging
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -112,30 +114,41 @@ def robustness(module: FashionClassifier, p: FashionParams, prepared: Path, devi
     return out
 
 
-def evaluate(p: FashionParams, run: RunParams, prepared: Path, models: Path, live: Path, metrics: Path, plots_dir: Path) -> None:
-    """Write `metrics` (JSON), and `plots_dir/{confusion.csv, confusion.png, curves.png}`."""
-    models, metrics, plots_dir = Path(models), Path(metrics), Path(plots_dir)
-    ckpt = models / "best.ckpt"
-    summary_path = models / SUMMARY
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+def val_accuracies(module: FashionClassifier, p: FashionParams, prepared: Path, device: torch.device) -> dict[str, float]:
+    """Accuracy on the validation images of each tta choice (of `evaluate.tta`'s views, or of all three
+    with `evaluate.compare_tta`). They chose the checkpoint, never trained it: they show what each kind
+    of test-time views does without looking at the test set, so choose `tta` by these. The ten
+    flip+shift views contain the other choices' views, so one pass scores all three."""
+    x_val, y_val = load_split(prepared, "val")
+    val_views = "flip+shift" if p.evaluate.compare_tta else p.evaluate.tta
+    logps = view_log_probs(module, x_val, p.evaluate.batch_size, device, val_views)
+    return {tta: accuracy(logp, y_val) for tta, logp in by_choice(logps, val_views).items()}
 
-    start = time.perf_counter()
-    device = eval_device(run)
-    module = load_checkpoint(ckpt, FashionClassifier, stage="fashion-train")
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What fashion-evaluate measured: the metrics (in the order written) and the data of its figures."""
+
+    metrics: dict[str, Any]
+    actual: np.ndarray  # the test images' classes (indices into CLASSES)
+    predicted: np.ndarray  # the classes predicted for them
+    confusion: np.ndarray  # counts: actual class (rows) x predicted class
+
+
+def compute(p: FashionParams, run: RunParams, prepared: Path, models: Path) -> Evaluation:
+    """Every number and figure of fashion-evaluate: the best checkpoint on the test (and validation)
+    images, under the chosen test-time views and under noise; writes nothing."""
+    models = Path(models)
+    summary = json.loads((models / SUMMARY).read_text()) if (models / SUMMARY).is_file() else {}
+    start, device = time.perf_counter(), eval_device(run)
+    module = load_checkpoint(models / "best.ckpt", FashionClassifier, stage="fashion-train")
     x, y = load_split(prepared, "test")
     test = by_choice(view_log_probs(module, x, p.evaluate.batch_size, device, p.evaluate.tta), p.evaluate.tta)
     logits, single = test[p.evaluate.tta], test["none"]
     pred = logits.argmax(1)
-    # The validation images (they chose the checkpoint, never trained it) show what each kind of
-    # test-time views does without looking at the test set: choose `tta` by these. The ten
-    # flip+shift views contain the other choices' views, so one pass scores all three.
-    x_val, y_val = load_split(prepared, "val")
-    val_views = "flip+shift" if p.evaluate.compare_tta else p.evaluate.tta
-    val = {tta: accuracy(logp, y_val)
-           for tta, logp in by_choice(view_log_probs(module, x_val, p.evaluate.batch_size, device, val_views), val_views).items()}
+    val = val_accuracies(module, p, prepared, device)
     cm = multiclass_confusion_matrix(pred, y, num_classes=len(CLASSES)).numpy()
     per_class = cm.diagonal() / np.maximum(cm.sum(1), 1)
-
     result = {
         "test_acc": accuracy(logits, y),
         "test_loss": round(float(F.nll_loss(logits, y)), 5),
@@ -154,13 +167,24 @@ def evaluate(p: FashionParams, run: RunParams, prepared: Path, models: Path, liv
     }
     result.update(robustness(module, p, prepared, device, x, y, result["test_acc_single_view"]))
     result.update(eval_wall_time_s=round(time.perf_counter() - start, 2), eval_device=str(device))
-    files.write_json(metrics, result)
+    return Evaluation(result, y.numpy(), pred.numpy(), cm)
 
+
+def write_reports(evaluation: Evaluation, live: Path, metrics: Path, plots_dir: Path) -> None:
+    """`metrics` (JSON) and `plots_dir/{confusion.csv, confusion.png, curves.png}`."""
+    plots_dir = Path(plots_dir)
+    files.write_json(metrics, evaluation.metrics)
     # One row per test image: the layout dvc's confusion template reads.
     names = np.array(CLASSES)
-    table = pd.DataFrame({"actual": names[y.numpy()], "predicted": names[pred.numpy()]})
+    table = pd.DataFrame({"actual": names[evaluation.actual], "predicted": names[evaluation.predicted]})
     files.write_csv(table, plots_dir / "confusion.csv")
-    acc = result["test_acc"]
-    plots.confusion_matrix_png(cm, CLASSES, plots_dir / "confusion.png", f"Fashion-MNIST test, accuracy {acc:.2%}")
+    acc = evaluation.metrics["test_acc"]
+    plots.confusion_matrix_png(evaluation.confusion, CLASSES, plots_dir / "confusion.png", f"Fashion-MNIST test, accuracy {acc:.2%}")
     plots.curves_png(live, plots_dir / "curves.png", "Fashion-MNIST MobileNet training")
-    log.info("test accuracy %.4f, loss %.4f -> %s", acc, result["test_loss"], metrics)
+
+
+def evaluate(p: FashionParams, run: RunParams, prepared: Path, models: Path, live: Path, metrics: Path, plots_dir: Path) -> None:
+    """Write `metrics` (JSON), and `plots_dir/{confusion.csv, confusion.png, curves.png}`."""
+    evaluation = compute(p, run, prepared, models)
+    write_reports(evaluation, live, metrics, plots_dir)
+    log.info("test accuracy %.4f, loss %.4f -> %s", evaluation.metrics["test_acc"], evaluation.metrics["test_loss"], metrics)

@@ -7,10 +7,15 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
+from torch import nn
+from torchmetrics.image.fid import FrechetInceptionDistance
 
 from kexue import files, plots
 from kexue.inference import eval_device
@@ -22,7 +27,7 @@ from kexue.tasks.gan.data import STATS, load_images
 from kexue.tasks.gan.feature_net import SUMMARY as FEATURES_SUMMARY
 from kexue.tasks.gan.feature_net import load_feature_net
 from kexue.tasks.gan.model import GAN, build_generator, sample
-from kexue.tasks.gan.params import GanParams, ModelParams
+from kexue.tasks.gan.params import EvaluateParams, GanParams, ModelParams
 from kexue.tasks.gan.train import SNAPSHOTS, SUMMARY
 
 log = logging.getLogger(__name__)
@@ -39,92 +44,112 @@ def _is_final(snapshot: dict, summary: dict) -> bool:
     return snapshot["epoch"] == summary.get("epochs")  # a summary written before the time budget existed
 
 
-def evaluate(
-    p: GanParams, run: RunParams, prepared: Path, models: Path, feature_net: Path, live: Path, metrics: Path, plots_dir: Path
-) -> None:
-    """Stage 4: FID and its floor, precision and recall (feature net), class coverage -> `metrics`, plots.
+@dataclass(frozen=True)
+class Judge:
+    """The frozen feature net and the test images' features and FID statistics: what every image set is scored in."""
 
-    Writes `metrics` (JSON) and `plots_dir/{samples.png, fid.csv, fid.png, coverage.csv,
-    coverage.png, curves.png}`."""
-    prepared, models, metrics, plots_dir = Path(prepared), Path(models), Path(metrics), Path(plots_dir)
-    ev = p.evaluate
-    start = time.perf_counter()
-    device = eval_device(run)
+    net: nn.Module
+    test_features: torch.Tensor
+    metric: FrechetInceptionDistance
+    batch_size: int
+    device: torch.device
 
-    gan = load_checkpoint(models / "last.ckpt", GAN, stage="gan-train")
-    net = load_feature_net(feature_net).to(device)
-    net_summary = _read_json(Path(feature_net) / FEATURES_SUMMARY)
+    @classmethod
+    def of(cls, net: nn.Module, test_x: torch.Tensor, batch_size: int, device: torch.device) -> Judge:
+        test_f = fidlib.embed(net, test_x, batch_size, device)
+        return cls(net, test_f, fidlib.fid_metric_with_real(test_f), batch_size, device)
 
-    def embed(images: torch.Tensor) -> torch.Tensor:
-        return fidlib.embed(net, images, ev.batch_size, device)
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        return fidlib.embed(self.net, images, self.batch_size, self.device)
 
-    test_x, _ = load_images(prepared, "test")
-    train_x, _ = load_images(prepared, "train")
-    test_f = embed(test_x)
-    metric = fidlib.fid_metric_with_real(test_f)
-    # The floor: real training images (a seeded subset) against the same test images.
-    pick = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(run.seed))[: ev.floor_images]
-    floor_f = embed(train_x[pick])
-    floor = fidlib.fid_against_real(metric, floor_f, len(floor_f))
+    def fid(self, features: torch.Tensor) -> float:
+        return fidlib.fid_against_real(self.metric, features, len(features))
 
-    generated = gan.generate(ev.samples, run.seed, ev.batch_size, device)
-    gen_f = embed(generated)
-    fid = fidlib.fid_against_real(metric, gen_f, len(gen_f))
+    def classes(self, images: torch.Tensor) -> torch.Tensor:
+        """The fraction of `images` the feature net reads as each class."""
+        return fidlib.class_histogram(fidlib.predicted_classes(self.net, images, self.batch_size, self.device), len(CLASSES))
+
+
+@dataclass(frozen=True)
+class Scores:
+    """The final generator's images against the test images, beside real training images (the floor)."""
+
+    fid: float
+    floor: float  # FID of real training images (a seeded subset) against the same test images
+    fid_raw: float | None  # the generator without EMA, where EMA is on
+    precision: float
+    recall: float
+    precision_real: float  # the same two for the real training images: what real data scores
+    recall_real: float
+    pr_images: int
+    floor_images: int
+    test_images: int
+    gen_hist: torch.Tensor  # the fraction of generated images the feature net reads as each class
+    test_hist: torch.Tensor  # the same for the test images
+
+
+def scores(judge: Judge, gan: GAN, ev: EvaluateParams, seed: int, test_x: torch.Tensor, train_x: torch.Tensor) -> Scores:
+    """FID and its floor, precision and recall of both, the raw generator's FID and class coverage."""
+    test_f = judge.test_features
+    pick = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed))[: ev.floor_images]
+    floor_f = judge.embed(train_x[pick])
+    generated = gan.generate(ev.samples, seed, ev.batch_size, judge.device)
+    gen_f = judge.embed(generated)
     # Precision and recall on equal-sized sets (the k-NN radii depend on the set size).
-    n = min(len(test_f), len(gen_f))
+    n, m = min(len(test_f), len(gen_f)), min(len(test_f), len(floor_f))
     precision, recall = fidlib.precision_recall(test_f[:n], gen_f[:n], ev.pr_k)
-    m = min(len(test_f), len(floor_f))
     precision_real, recall_real = fidlib.precision_recall(test_f[:m], floor_f[:m], ev.pr_k)
-    gen_hist = fidlib.class_histogram(fidlib.predicted_classes(net, generated, ev.batch_size, device), len(CLASSES))
     # With EMA on, the raw generator is in the checkpoint too. The average never feeds back into
     # training, so this is the FID the same run would score with `ema: off`: EMA's effect, for free.
     fid_raw = None
     if gan.g_ema is not None:
-        raw_images = sample(gan.generator, ev.samples, run.seed, gan.mp.z_dim, ev.batch_size, device)
-        fid_raw = fidlib.fid_against_real(metric, embed(raw_images), ev.samples)
-    test_hist = fidlib.class_histogram(fidlib.predicted_classes(net, test_x, ev.batch_size, device), len(CLASSES))
-    summary = _read_json(models / SUMMARY)
+        fid_raw = judge.fid(judge.embed(sample(gan.generator, ev.samples, seed, gan.mp.z_dim, ev.batch_size, judge.device)))
+    return Scores(judge.fid(gen_f), judge.fid(floor_f), fid_raw, precision, recall, precision_real, recall_real, n, len(pick),
+                  len(test_x), judge.classes(generated), judge.classes(test_x))
 
-    # FID over training, from the generator snapshots gan-train kept (the same noise for each; the
-    # final snapshot is the checkpoint's generator, already measured).
+
+def fid_curve(judge: Judge, models: Path, summary: dict, s: Scores, ev: EvaluateParams, seed: int, z_dim: int) -> list[dict]:
+    """FID over training, from the generator snapshots gan-train kept (the same noise for each; the
+    final snapshot is the checkpoint's generator, already measured), by generator step."""
     curve = []
-    z_dim = gan.mp.z_dim
     for snap in sorted((models / SNAPSHOTS).glob("*.pt")):
         state = load_checkpoint(snap, stage="gan-train")
         if _is_final(state, summary):
-            value = fid
+            value = s.fid
         else:
             g = build_generator(ModelParams.model_validate(state["model"]))
             g.load_state_dict(state["state_dict"])
-            value = fidlib.fid_against_real(metric, embed(sample(g, ev.samples, run.seed, z_dim, ev.batch_size, device)), ev.samples)
+            value = judge.fid(judge.embed(sample(g, ev.samples, seed, z_dim, ev.batch_size, judge.device)))
         curve.append({"epoch": state["epoch"], "generator_steps": state.get("generator_steps"), "train_time_s": state.get("train_time_s"),
                       "fid": round(value, 4)})
-        log.info("epoch %s: FID %.3f (floor %.3f)", state["epoch"], value, floor)
+        log.info("epoch %s: FID %.3f (floor %.3f)", state["epoch"], value, s.floor)
     # By generator step (a budget can stop mid-epoch); snapshots written before steps were recorded, by epoch.
-    curve.sort(key=lambda r: (-1 if r["generator_steps"] is None else r["generator_steps"], r["epoch"]))
+    return sorted(curve, key=lambda r: (-1 if r["generator_steps"] is None else r["generator_steps"], r["epoch"]))
 
-    stats = _read_json(prepared / STATS)
-    result = {
-        "fid": round(fid, 4),
-        "fid_floor": round(floor, 6),  # small in a feature space where real sets agree closely
-        "fid_ratio": round(fid / floor, 3) if floor > 0 else None,
-        "fid_without_ema": round(fid_raw, 4) if fid_raw is not None else None,
-        "precision": round(precision, 4),
-        "recall": round(recall, 4),
+
+def _metrics(s: Scores, ev: EvaluateParams, gan: GAN, judge: Judge, net_summary: dict, summary: dict, stats: dict,
+             curve: list[dict]) -> dict[str, Any]:
+    return {
+        "fid": round(s.fid, 4),
+        "fid_floor": round(s.floor, 6),  # small in a feature space where real sets agree closely
+        "fid_ratio": round(s.fid / s.floor, 3) if s.floor > 0 else None,
+        "fid_without_ema": round(s.fid_raw, 4) if s.fid_raw is not None else None,
+        "precision": round(s.precision, 4),
+        "recall": round(s.recall, 4),
         # The same two for real training images against the test images: what real data scores.
-        "precision_real": round(precision_real, 4),
-        "recall_real": round(recall_real, 4),
+        "precision_real": round(s.precision_real, 4),
+        "recall_real": round(s.recall_real, 4),
         "pr_k": ev.pr_k,
-        "pr_images": n,
+        "pr_images": s.pr_images,
         "feature_net_test_acc": net_summary.get("test_acc"),
-        "coverage_entropy_bits": round(fidlib.entropy_bits(gen_hist), 4),
-        "coverage_entropy_test_bits": round(fidlib.entropy_bits(test_hist), 4),
+        "coverage_entropy_bits": round(fidlib.entropy_bits(s.gen_hist), 4),
+        "coverage_entropy_test_bits": round(fidlib.entropy_bits(s.test_hist), 4),
         "coverage_entropy_max_bits": round(fidlib.MAX_ENTROPY_10, 4),
-        "coverage": {name: round(float(f), 4) for name, f in zip(CLASSES, gen_hist)},
+        "coverage": {name: round(float(f), 4) for name, f in zip(CLASSES, s.gen_hist)},
         "generated_images": ev.samples,
-        "floor_images": len(pick),
-        "test_images": len(test_x),
-        "feature_dim": net.feature_dim,
+        "floor_images": s.floor_images,
+        "test_images": s.test_images,
+        "feature_dim": judge.net.feature_dim,
         "generator_params": sum(t.numel() for t in gan.generator.parameters()),
         "critic_params": sum(t.numel() for t in gan.critic.parameters()),
         "epochs": summary.get("epochs"),
@@ -137,26 +162,72 @@ def evaluate(
         "fid_curve": curve,
         "train_device": summary.get("device"),
         "train_images": stats.get("train_images"),
-        "eval_wall_time_s": round(time.perf_counter() - start, 2),
-        "eval_device": str(device),
     }
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What gan-evaluate measured: the metrics (in the order written) and the data of its figures."""
+
+    metrics: dict[str, Any]
+    scores: Scores
+    grid: np.ndarray  # uint8 images of the sample grid (fixed noise), `grid_cols` a row
+    grid_cols: int
+    by_time: bool  # fid.png's x axis: training time (a time budget) rather than epochs
+
+
+def compute(p: GanParams, run: RunParams, prepared: Path, models: Path, feature_net: Path) -> Evaluation:
+    """Every number and figure of gan-evaluate, from the checkpoint, its snapshots and the feature net; writes nothing."""
+    prepared, models = Path(prepared), Path(models)
+    ev, start, device = p.evaluate, time.perf_counter(), eval_device(run)
+    gan = load_checkpoint(models / "last.ckpt", GAN, stage="gan-train")
+    net = load_feature_net(feature_net).to(device)
+    test_x, _ = load_images(prepared, "test")
+    train_x, _ = load_images(prepared, "train")
+    judge = Judge.of(net, test_x, ev.batch_size, device)
+    s = scores(judge, gan, ev, run.seed, test_x, train_x)
+    summary = _read_json(models / SUMMARY)
+    curve = fid_curve(judge, models, summary, s, ev, run.seed, gan.mp.z_dim)
+    grid = sample(gan.sampler, ev.grid * ev.grid, run.seed + 1, gan.mp.z_dim, ev.batch_size, device)
+    metrics = _metrics(s, ev, gan, judge, _read_json(Path(feature_net) / FEATURES_SUMMARY), summary, _read_json(prepared / STATS), curve)
+    metrics.update(eval_wall_time_s=round(time.perf_counter() - start, 2), eval_device=str(device))
+    by_time = bool(summary.get("time_budget_min")) and all(r["train_time_s"] is not None for r in curve)
+    return Evaluation(metrics, s, grid.numpy(), ev.grid, by_time)
+
+
+def write_reports(evaluation: Evaluation, live: Path, metrics: Path, plots_dir: Path) -> None:
+    """`metrics` (JSON) and `plots_dir/{fid.csv, coverage.csv, samples.png, fid.png, coverage.png, curves.png}`."""
+    result, s, curve, plots_dir = evaluation.metrics, evaluation.scores, evaluation.metrics["fid_curve"], Path(plots_dir)
     files.write_json(metrics, result)
     files.write_csv(pd.DataFrame(curve, columns=["epoch", "generator_steps", "train_time_s", "fid"]), plots_dir / "fid.csv")
     files.write_csv(
-        pd.DataFrame({"class": CLASSES, "generated": gen_hist.numpy(), "test": test_hist.numpy()}), plots_dir / "coverage.csv"
+        pd.DataFrame({"class": CLASSES, "generated": s.gen_hist.numpy(), "test": s.test_hist.numpy()}), plots_dir / "coverage.csv"
     )
-    grid = sample(gan.sampler, ev.grid * ev.grid, run.seed + 1, z_dim, ev.batch_size, device)
-    plots.image_grid_png(grid.numpy(), plots_dir / "samples.png", f"generated (fixed noise), FID {fid:.2f} / floor {floor:.2f}", ev.grid)
+    plots.image_grid_png(evaluation.grid, plots_dir / "samples.png", f"generated (fixed noise), FID {s.fid:.2f} / floor {s.floor:.2f}",
+                         evaluation.grid_cols)
     if curve:
-        by_time = bool(summary.get("time_budget_min")) and all(r["train_time_s"] is not None for r in curve)
+        by_time = evaluation.by_time
         plots.line_png(
             [r["train_time_s"] / 60 if by_time else r["epoch"] for r in curve], [r["fid"] for r in curve], plots_dir / "fid.png",
             "FID over training (feature net)", "training time (min)" if by_time else "epoch", "FID vs test", "generator",
-            hline=floor, hline_label="floor: train vs test",
+            hline=s.floor, hline_label="floor: train vs test",
         )
     plots.bars_png(
-        CLASSES, {"generated": gen_hist.tolist(), "test (real)": test_hist.tolist()}, plots_dir / "coverage.png",
+        CLASSES, {"generated": s.gen_hist.tolist(), "test (real)": s.test_hist.tolist()}, plots_dir / "coverage.png",
         f"predicted classes, entropy {result['coverage_entropy_bits']:.2f} / {fidlib.MAX_ENTROPY_10:.2f} bits", "fraction",
     )
     plots.curves_png(live, plots_dir / "curves.png", "GAN training", metrics=("d_loss", "g_loss", "w_dist"))
-    log.info("FID %.3f, floor %.3f, ratio %s, precision %.3f, recall %.3f -> %s", fid, floor, result["fid_ratio"], precision, recall, metrics)
+
+
+def evaluate(
+    p: GanParams, run: RunParams, prepared: Path, models: Path, feature_net: Path, live: Path, metrics: Path, plots_dir: Path
+) -> None:
+    """Stage 4: FID and its floor, precision and recall (feature net), class coverage -> `metrics`, plots.
+
+    Writes `metrics` (JSON) and `plots_dir/{samples.png, fid.csv, fid.png, coverage.csv,
+    coverage.png, curves.png}`."""
+    evaluation = compute(p, run, prepared, models, feature_net)
+    write_reports(evaluation, live, metrics, plots_dir)
+    m = evaluation.metrics
+    log.info("FID %.3f, floor %.3f, ratio %s, precision %.3f, recall %.3f -> %s", evaluation.scores.fid, evaluation.scores.floor,
+             m["fid_ratio"], evaluation.scores.precision, evaluation.scores.recall, metrics)

@@ -8,7 +8,9 @@ import json
 import logging
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
@@ -46,18 +48,9 @@ def mean_chars(titles: list[str]) -> float:
     return round(statistics.mean(len(t) for t in titles), 2) if titles else 0.0
 
 
-def evaluate(p: TitleParams, run: RunParams, prepared: Path, models: Path, live: Path, metrics: Path, plots_dir: Path) -> None:
-    """Stage 4: ROUGE of the model (each beam width), lead and oracle on the test split -> `metrics`;
-    scores, all test titles, the side-by-side page (Markdown, PNG) and the curves -> `plots_dir`."""
-    prepared, models, metrics, plots_dir = Path(prepared), Path(models), Path(metrics), Path(plots_dir)
-    start = time.perf_counter()
-    device = eval_device(run)
-    module = load_model(models, device)
-    test = load_pairs(prepared, "test")
-    abstracts, gold = [a for a, _ in test], [t for _, t in test]
-    stats = load_stats(prepared)
-    lead_chars = round(stats.get("train_mean_title_chars") or statistics.mean(len(t) for _, t in load_pairs(prepared, "train")))
-
+def by_beam_width(module: TitleWriter, p: TitleParams, abstracts: list[str], gold: list[str]) -> tuple[dict[str, dict], list[str]]:
+    """ROUGE, length and speed of the titles written at each beam width (`decode.beam` and
+    `evaluate.beams`), and the titles of `decode.beam`."""
     by_beam: dict[str, dict] = {}
     generated: list[str] = []
     for beam in sorted({p.decode.beam, *p.evaluate.beams}):
@@ -69,21 +62,27 @@ def evaluate(p: TitleParams, run: RunParams, prepared: Path, models: Path, live:
         log.info("beam %d: %s", beam, by_beam[f"beam{beam}"])
         if beam == p.decode.beam:
             generated = titles
-    leads = [lead(a, lead_chars) for a in abstracts]
-    oracles = [oracle(a, t) for a, t in zip(abstracts, gold)]
-    systems = {"model": generated, "lead": leads, "oracle": oracles}
-    scores = {name: rouge(titles, gold) for name, titles in systems.items()}
+    return by_beam, generated
 
-    summary = json.loads((models / SUMMARY).read_text()) if (models / SUMMARY).is_file() else {}
-    result: dict[str, object] = {
-        "test_pairs": len(test),
-        "model": {**scores["model"], "beam": p.decode.beam, "prior": module.mp.prior, "mean_chars": mean_chars(generated),
-                  "chars_in_abstract": in_abstract(generated, abstracts)},
+
+def _score_metrics(p: TitleParams, module: TitleWriter, systems: dict[str, list[str]], scores: dict[str, dict], by_beam: dict,
+                   abstracts: list[str], gold: list[str], lead_chars: int) -> dict[str, Any]:
+    """The systems' scores and titles on the test pairs."""
+    return {
+        "test_pairs": len(gold),
+        "model": {**scores["model"], "beam": p.decode.beam, "prior": module.mp.prior, "mean_chars": mean_chars(systems["model"]),
+                  "chars_in_abstract": in_abstract(systems["model"], abstracts)},
         "lead": {**scores["lead"], "chars": lead_chars},
-        "oracle": {**scores["oracle"], "mean_chars": mean_chars(oracles)},
+        "oracle": {**scores["oracle"], "mean_chars": mean_chars(systems["oracle"])},
         "gold": {"mean_chars": mean_chars(gold), "chars_in_abstract": in_abstract(gold, abstracts)},
         "model_minus_lead_rougeL": round(scores["model"]["rougeL"] - scores["lead"]["rougeL"], 6),
         "by_beam": by_beam,
+    }
+
+
+def _run_metrics(module: TitleWriter, stats: dict, summary: dict, device: torch.device) -> dict[str, Any]:
+    """What was trained (the model, its training run) and where it was evaluated."""
+    result: dict[str, Any] = {
         "train_pairs": stats.get("train_pairs"),
         "vocab_size": len(module.vocab),
         "params": sum(t.numel() for t in module.parameters()),
@@ -96,24 +95,72 @@ def evaluate(p: TitleParams, run: RunParams, prepared: Path, models: Path, live:
     if module.mp.prior:  # what the prior learnt: how far it lifts a character of the abstract
         lift = module.prior_log_scale.detach().exp().cpu()
         result["prior_scale_mean"] = round(float(lift.mean()), 4)
-    result["eval_wall_time_s"] = round(time.perf_counter() - start, 2)
-    files.write_json(metrics, result)
+    return result
 
+
+def _per_pair(abstracts: list[str], gold: list[str], systems: dict[str, list[str]]) -> list[dict]:
+    """One row a test pair: the abstract, its titles (gold, generated, lead, oracle) and ROUGE-L of two."""
+    return [{"abstract": a, "gold": t, "generated": g, "lead": ld, "oracle": o,
+             **{f"{name}_rougeL": rouge_one(x, t)["rougeL"] for name, x in (("generated", g), ("lead", ld))}}
+            for a, t, g, ld, o in zip(abstracts, gold, systems["model"], systems["lead"], systems["oracle"])]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What title-evaluate measured: the metrics (in the order written) and the data of its files."""
+
+    metrics: dict[str, Any]
+    scores: list[dict]  # scores.csv: a row a system (model, lead, oracle, then the model at each beam width)
+    per_pair: list[dict]  # predictions.csv: a row a test pair
+    examples: int  # how many of them the examples page shows
+    page_title: str  # the examples page's
+
+
+def compute(p: TitleParams, run: RunParams, prepared: Path, models: Path) -> Evaluation:
+    """Every number of title-evaluate: ROUGE of the model (each beam width), lead and oracle on the
+    test split; writes nothing."""
+    prepared, models = Path(prepared), Path(models)
+    start = time.perf_counter()
+    device = eval_device(run)
+    module = load_model(models, device)
+    test = load_pairs(prepared, "test")
+    abstracts, gold = [a for a, _ in test], [t for _, t in test]
+    stats = load_stats(prepared)
+    lead_chars = round(stats.get("train_mean_title_chars") or statistics.mean(len(t) for _, t in load_pairs(prepared, "train")))
+    by_beam, generated = by_beam_width(module, p, abstracts, gold)
+    systems = {"model": generated, "lead": [lead(a, lead_chars) for a in abstracts],
+               "oracle": [oracle(a, t) for a, t in zip(abstracts, gold)]}
+    scores = {name: rouge(titles, gold) for name, titles in systems.items()}
+    summary = json.loads((models / SUMMARY).read_text()) if (models / SUMMARY).is_file() else {}
+    result = {**_score_metrics(p, module, systems, scores, by_beam, abstracts, gold, lead_chars),
+              **_run_metrics(module, stats, summary, device)}
+    result["eval_wall_time_s"] = round(time.perf_counter() - start, 2)
     rows = [{"system": f"model (beam {p.decode.beam})" if name == "model" else name, **scores[name]} for name in systems]
     rows += [{"system": f"model, {name.replace('beam', 'beam ')}", **{k: v[k] for k in KEYS}} for name, v in by_beam.items()]
-    files.write_csv(pd.DataFrame(rows), plots_dir / "scores.csv")
-    plots.bars_png(
-        ["ROUGE-1", "ROUGE-2", "ROUGE-L"],
-        {rows[i]["system"]: [scores[name][k] for k in KEYS] for i, name in enumerate(systems)},
-        plots_dir / "scores.png", f"title ROUGE F1 on characters, {len(test)} test abstracts", "F1",
-    )
-    per_pair = [{"abstract": a, "gold": t, "generated": g, "lead": ld, "oracle": o,
-                 **{f"{name}_rougeL": rouge_one(x, t)["rougeL"] for name, x in (("generated", g), ("lead", ld))}}
-                for a, t, g, ld, o in zip(abstracts, gold, generated, leads, oracles)]
-    files.write_csv(pd.DataFrame(per_pair), plots_dir / "predictions.csv")
     page_title = (f"{p.evaluate.examples} test abstracts: gold, generated (beam {p.decode.beam}, prior "
                   f"{'on' if module.mp.prior else 'off'}) and lead titles")
-    write_page(per_pair[: p.evaluate.examples], plots_dir / "examples.md", plots_dir / "examples.png", page_title)
+    return Evaluation(result, rows, _per_pair(abstracts, gold, systems), p.evaluate.examples, page_title)
+
+
+def write_reports(evaluation: Evaluation, live: Path, metrics: Path, plots_dir: Path) -> None:
+    """`metrics` (JSON) and `plots_dir/{scores.csv, scores.png, predictions.csv, examples.md, examples.png, curves.png}`."""
+    plots_dir, rows = Path(plots_dir), evaluation.scores
+    files.write_json(metrics, evaluation.metrics)
+    files.write_csv(pd.DataFrame(rows), plots_dir / "scores.csv")
+    plots.bars_png(
+        ["ROUGE-1", "ROUGE-2", "ROUGE-L"], {row["system"]: [row[k] for k in KEYS] for row in rows[:3]},  # model, lead, oracle
+        plots_dir / "scores.png", f"title ROUGE F1 on characters, {evaluation.metrics['test_pairs']} test abstracts", "F1",
+    )
+    files.write_csv(pd.DataFrame(evaluation.per_pair), plots_dir / "predictions.csv")
+    write_page(evaluation.per_pair[: evaluation.examples], plots_dir / "examples.md", plots_dir / "examples.png", evaluation.page_title)
     plots.curves_png(Path(live), plots_dir / "curves.png", "title writer training", metrics=("loss", "rougeL"))
-    log.info("test ROUGE-L: model %.4f, lead %.4f, oracle %.4f -> %s", scores["model"]["rougeL"], scores["lead"]["rougeL"],
-             scores["oracle"]["rougeL"], metrics)
+
+
+def evaluate(p: TitleParams, run: RunParams, prepared: Path, models: Path, live: Path, metrics: Path, plots_dir: Path) -> None:
+    """Stage 4: ROUGE of the model (each beam width), lead and oracle on the test split -> `metrics`;
+    scores, all test titles, the side-by-side page (Markdown, PNG) and the curves -> `plots_dir`."""
+    evaluation = compute(p, run, prepared, models)
+    write_reports(evaluation, live, metrics, plots_dir)
+    m = evaluation.metrics
+    log.info("test ROUGE-L: model %.4f, lead %.4f, oracle %.4f -> %s", m["model"]["rougeL"], m["lead"]["rougeL"], m["oracle"]["rougeL"],
+             metrics)
