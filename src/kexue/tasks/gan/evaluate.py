@@ -18,10 +18,10 @@ from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 
 from kexue import files, plots
+from kexue.fashion_mnist import CLASSES
 from kexue.inference import eval_device
 from kexue.loading import load_checkpoint
 from kexue.params import RunParams
-from kexue.fashion_mnist import CLASSES
 from kexue.tasks.gan import fid as fidlib
 from kexue.tasks.gan.data import STATS, load_images
 from kexue.tasks.gan.feature_net import SUMMARY as FEATURES_SUMMARY
