@@ -100,7 +100,7 @@ def scores(judge: Judge, gan: GAN, ev: EvaluateParams, seed: int, test_x: torch.
     precision, recall = fidlib.precision_recall(test_f[:n], gen_f[:n], ev.pr_k)
     precision_real, recall_real = fidlib.precision_recall(test_f[:m], floor_f[:m], ev.pr_k)
     # With EMA on, the raw generator is in the checkpoint too. The average never feeds back into
-    # training, so this is the FID the same run would score with `ema: off`: EMA's effect, for free.
+    # training, so this is the FID the same run would score with `ema_decay: 0`: EMA's effect, for free.
     fid_raw = None
     if gan.g_ema is not None:
         fid_raw = judge.fid(judge.embed(sample(gan.generator, ev.samples, seed, gan.mp.z_dim, ev.batch_size, judge.device)))
