@@ -6,6 +6,14 @@ with WGAN-GP and with the hinge loss; then the two best at the full 80-minute bu
     python benchmarks/gan_arch.py --stage short             # queue, run (`dvc queue start -j 1`), wait, collect
     python benchmarks/gan_arch.py --stage long              # the short stage's two best at 80 minutes
     python benchmarks/gan_arch.py --collect-only            # only collect what `dvc exp show` already holds
+    python benchmarks/gan_arch.py --record-baseline         # the committed gan-evaluate run -> baseline.json
+
+0. baseline: issue 38's goal is half the FID of the default before this comparison (dcgan, WGAN-GP,
+   60 epochs), measured in gan-features' network. `--record-baseline` writes the committed
+   gan-evaluate run of that default (metrics/gan.json, the checkpoint of the locked gan-train) to
+   `benchmarks/results/gan_arch/baseline.json`; gan-evaluate reads it and reports `fid_baseline` and
+   `fid_vs_baseline` (src/kexue/tasks/gan/baseline.py). Recorded once; rerecord only when
+   gan-features changes (then every FID moves), after rerunning the baseline configuration.
 
 1. short: `dvc exp run --queue -n gan-arch-short-<config>-<loss>-seed<S> -S gan.model.<key>=<value> ...
    -S gan.train.loss=<loss> -S gan.train.time_budget_min=10 -S gan.train.epochs=1000 -S seed=S gan-evaluate`
@@ -50,7 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import exp_queue  # noqa: E402  the shared dvc-queue machinery
 from exp_queue import ROOT, hydra_value  # noqa: E402
 
-from kexue import plots  # noqa: E402
+from kexue import files, plots  # noqa: E402
 
 log = logging.getLogger("gan_arch")
 
@@ -277,10 +285,52 @@ def planned(args: argparse.Namespace) -> list[list[str]]:
     return queue_commands(args.stage, tuple(args.seeds), chosen)
 
 
+def record_baseline(out: Path) -> int:
+    """Write the committed gan-evaluate run as the baseline record, after checking that its metrics come
+    from the locked feature net and checkpoint; see the docstring's step 0."""
+    from kexue import params as params_mod
+    from kexue import tasks
+    from kexue.tasks.gan import baseline as baselines
+    from kexue.tasks.gan.feature_net import load_feature_net, weights_digest
+    from kexue.tasks.gan.params import GanParams
+
+    proc = subprocess.run(["dvc", "status", "--json", "gan-features", "gan-train"], cwd=ROOT, capture_output=True, text=True)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode or (lines and json.loads(lines[-1])):
+        sys.exit(f"gan-features and gan-train must be up to date in dvc.lock (dvc status: {proc.stdout.strip() or proc.stderr.strip()})")
+    metrics_path = "metrics/gan.json"
+    if subprocess.run(["git", "status", "--porcelain", metrics_path], cwd=ROOT, capture_output=True, text=True).stdout.strip():
+        sys.exit(f"{metrics_path} has uncommitted changes: commit the gan-evaluate run first, so the record can name its commit")
+    metrics = json.loads((ROOT / metrics_path).read_text())
+    summary = json.loads((ROOT / "models" / "gan" / "summary.json").read_text())
+    for key in ("generator_steps", "train_wall_time_s"):
+        if metrics.get(key) != summary.get(key):
+            sys.exit(f"{metrics_path}: {key} {metrics.get(key)!r} is not the locked checkpoint's ({summary.get(key)!r} in "
+                     "models/gan/summary.json): rerun gan-evaluate first")
+    _, p = params_mod.load(ROOT / "params.yaml", "gan", GanParams, known_tasks=tasks.TASKS)
+    if (p.model.generator, p.model.critic) != (metrics["generator"], metrics["critic"]):
+        sys.exit(f"{metrics_path} is a {metrics['generator']}/{metrics['critic']} run, params.yaml says "
+                 f"{p.model.generator}/{p.model.critic}")
+    commit = subprocess.run(["git", "log", "-1", "--format=%H", "--", metrics_path], cwd=ROOT, capture_output=True, text=True,
+                            check=True).stdout.strip()
+    digest = weights_digest(load_feature_net(ROOT / "models" / "gan_features"))
+    try:
+        record = baselines.record(metrics, p.train.loss, digest, commit, "python benchmarks/gan_arch.py --record-baseline")
+    except baselines.BaselineError as err:
+        sys.exit(str(err))
+    files.write_json(out / "baseline.json", record.model_dump())
+    log.info("baseline: FID %.4f (%s/%s, %s) from %s, feature net %s -> %s", record.fid, record.generator, record.critic,
+             record.loss, commit[:10], digest, out / "baseline.json")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = exp_queue.add_stage_options(exp_queue.parser(__doc__), SEEDS, "long stage: how many of the short stage's best (default 2)",
                                          "long stage: these CONFIG:LOSS pairs instead of the short stage's best", type=_winner)
+    parser.add_argument("--record-baseline", action="store_true", help="write the committed gan-evaluate run to OUT/baseline.json")
     args = exp_queue.parse_args(parser, argv, OUT, "dvc queue start -j (default 1: a wall-clock budget wants the CPU to itself)")
+    if args.record_baseline:
+        return record_baseline(args.out)
     return exp_queue.sweep(args, lambda: planned(args), collect, MINUTES[args.stage])
 
 

@@ -18,9 +18,11 @@ from kexue.__main__ import main
 from kexue.fashion_mnist import FILES
 from kexue.params import ParamsError, load
 from kexue.tasks import gan
+from kexue.tasks.gan import baseline as baselines
 from kexue.tasks.gan import fid as fidlib
 from kexue.tasks.gan import losses
 from kexue.tasks.gan.data import GanDataModule, load_images, to_gan_input, to_uint8
+from kexue.tasks.gan.feature_net import load_feature_net, weights_digest
 from kexue.tasks.gan.model import GAN
 from kexue.tasks.gan.params import GanParams
 from kexue.tasks.gan.train import snapshot_epochs
@@ -164,6 +166,16 @@ def test_preprocess_drops_duplicates(tmp_path):
         assert len(z["x"]) == len(z["y"]) == 95
 
 
+def baseline_file(feature_net: Path | None, folder: Path, fid: float = 50.0, digest: str | None = None) -> Path:
+    """A baseline record (FID `fid`) measured in `feature_net`'s weights, or in the network `digest`."""
+    if digest is None:
+        digest = weights_digest(load_feature_net(feature_net)) if feature_net is not None else "0" * 16
+    path = folder / "baseline.json"
+    record = baselines.record({"fid": fid, "generator": "dcgan", "critic": "dcgan"}, "wgan-gp", digest, "test", "tests")
+    path.write_text(record.model_dump_json())
+    return path
+
+
 @pytest.fixture
 def feature_net(gan_prepared: Path, tmp_path: Path) -> Path:
     out = tmp_path / "gan_features"
@@ -191,15 +203,16 @@ def test_train_then_evaluate_writes_everything(gan_prepared, feature_net, tmp_pa
     assert summary["time_budget_min"] == 0 and summary["stopped_by_budget"] is False
 
     metrics, plots = tmp_path / "gan.json", tmp_path / "plots"
-    gan.evaluate(p, run, gan_prepared, models, feature_net, live, metrics, plots)
+    gan.evaluate(p, run, gan_prepared, models, feature_net, baseline_file(feature_net, tmp_path), live, metrics, plots)
     m = json.loads(metrics.read_text())
-    expected = {"fid", "fid_floor", "fid_ratio", "precision", "recall", "precision_real", "recall_real", "feature_net_test_acc",
+    expected = {"fid", "fid_baseline", "fid_vs_baseline", "feature_net_digest", "fid_floor", "fid_ratio", "precision", "recall", "precision_real", "recall_real", "feature_net_test_acc",
                 "coverage_entropy_bits", "coverage", "generator_params", "critic_params", "generator_steps", "fid_curve",
                 "train_wall_time_s", "train_device", "eval_wall_time_s", "eval_device"}
     assert expected <= set(m)
     assert m["fid"] > 0 and m["fid_floor"] > 0 and m["fid_ratio"] == pytest.approx(m["fid"] / m["fid_floor"], rel=1e-2)
     assert 0 <= m["precision"] <= 1 and 0 <= m["recall"] <= 1 and m["pr_images"] == 100  # the 100 test images
     assert m["feature_net_test_acc"] == json.loads((feature_net / "summary.json").read_text())["test_acc"]
+    assert m["fid_baseline"] == 50.0 and m["fid_vs_baseline"] == pytest.approx(m["fid"] / 50.0, abs=1e-4)
     assert 0 <= m["coverage_entropy_bits"] <= math.log2(10) + 1e-9
     assert sum(m["coverage"].values()) == pytest.approx(1.0, abs=1e-3)
     for name in ("samples.png", "fid.png", "coverage.png", "curves.png", "fid.csv", "coverage.csv"):
@@ -214,8 +227,9 @@ def test_compute_measures_everything_and_writes_nothing(gan_prepared, feature_ne
     p, run = tiny_gan_params(), cpu_run()
     models = tmp_path / "models"
     gan.train(p, run, gan_prepared, models, tmp_path / "live")
+    reference = baseline_file(feature_net, tmp_path, digest="0123456789abcdef")  # measured in another network
     before = sorted(tmp_path.rglob("*"))
-    e = compute(p, run, gan_prepared, models, feature_net)
+    e = compute(p, run, gan_prepared, models, feature_net, reference)
     assert sorted(tmp_path.rglob("*")) == before
     m, s = e.metrics, e.scores
     assert m["fid"] == round(s.fid, 4) > 0 and m["fid_floor"] == round(s.floor, 6) > 0
@@ -223,6 +237,8 @@ def test_compute_measures_everything_and_writes_nothing(gan_prepared, feature_ne
     assert s.gen_hist.sum().item() == pytest.approx(1.0) and s.test_hist.sum().item() == pytest.approx(1.0)
     assert e.grid.shape == (9, 28, 28) and e.grid.dtype == np.uint8 and e.grid_cols == 3
     assert [r["epoch"] for r in m["fid_curve"]] == [1] and m["fid_curve"][-1]["fid"] == m["fid"]
+    # FIDs in different feature networks do not compare: the baseline is left out, not divided into
+    assert m["fid_baseline"] is None and m["fid_vs_baseline"] is None and m["feature_net_digest"] != "0123456789abcdef"
     assert list(m)[-2:] == ["eval_wall_time_s", "eval_device"]
 
 
@@ -231,8 +247,42 @@ def test_evaluate_without_feature_net_names_the_missing_stage(gan_prepared, tmp_
     models = tmp_path / "models"
     gan.train(p, run, gan_prepared, models, tmp_path / "live")
     with pytest.raises(FileNotFoundError, match="gan_features/net.pt.*gan-features"):
-        gan.evaluate(p, run, gan_prepared, models, tmp_path / "gan_features", tmp_path / "live", tmp_path / "m.json", tmp_path / "e")
+        gan.evaluate(p, run, gan_prepared, models, tmp_path / "gan_features", baseline_file(None, tmp_path), tmp_path / "live",
+                     tmp_path / "m.json", tmp_path / "e")
     assert not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda d: d.pop("fid"), r"baseline.json: fid: Field required"),
+    (lambda d: d.update(fid=-1.0), r"baseline.json: fid: Input should be greater than 0"),
+    (lambda d: d.update(colour="red"), r"baseline.json: colour: Extra inputs"),
+    (None, r"baseline.json: no baseline file .*--record-baseline"),
+])
+def test_a_bad_baseline_file_fails_naming_the_file_and_key_before_any_scoring(gan_prepared, tmp_path, edit, match):
+    path = baseline_file(None, tmp_path)
+    if edit is None:
+        path.unlink()
+    else:
+        record = json.loads(path.read_text())
+        edit(record)
+        path.write_text(json.dumps(record))
+    p, run = tiny_gan_params(), cpu_run()
+    # no checkpoint and no feature net: the baseline is read first, so its error is the one raised
+    with pytest.raises(baselines.BaselineError, match=match):
+        gan.evaluate(p, run, gan_prepared, tmp_path / "models", tmp_path / "none", path, tmp_path / "live", tmp_path / "m.json",
+                     tmp_path / "e")
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_record_baseline_keeps_the_run_and_refuses_metrics_from_another_network():
+    metrics = {"fid": 23.5, "precision": 0.6, "recall": 0.4, "generator": "dcgan", "critic": "dcgan", "epochs": 60,
+               "feature_net_digest": "aaaa", "coverage": {"Bag": 0.1}}
+    b = baselines.record(metrics, "wgan-gp", "aaaa", "abc123", "test")
+    assert (b.fid, b.recall, b.loss, b.feature_net_digest, b.commit) == (23.5, 0.4, "wgan-gp", "aaaa", "abc123")
+    with pytest.raises(baselines.BaselineError, match="feature_net_digest aaaa is not the workspace's feature net"):
+        baselines.record(metrics, "wgan-gp", "bbbb", "abc123", "test")
+    with pytest.raises(baselines.BaselineError, match="no fid"):
+        baselines.record({"generator": "dcgan", "critic": "dcgan"}, "wgan-gp", "aaaa", "abc123", "test")
 
 
 # --- params -------------------------------------------------------------------------------------

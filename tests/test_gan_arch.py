@@ -16,7 +16,7 @@ from kexue.tasks.gan import fid as fidlib
 from kexue.tasks.gan.model import GAN, build_critic, build_generator
 from kexue.tasks.gan.params import ModelParams
 from tests.conftest import cpu_run
-from tests.test_gan import feature_net, gan_prepared, tiny_gan_params  # noqa: F401  (fixtures)
+from tests.test_gan import baseline_file, feature_net, gan_prepared, tiny_gan_params  # noqa: F401  (fixtures)
 
 # --- architectures ---------------------------------------------------------------------------------
 
@@ -133,7 +133,7 @@ def test_time_budget_stops_training_records_the_steps_and_a_resume_adds_none(gan
 
     # gan-evaluate: FID over training time, the last point the checkpoint's own FID, and the budget's record
     metrics = tmp_path / "gan.json"
-    gan.evaluate(p, run, gan_prepared, models, feature_net, live, metrics, tmp_path / "plots")
+    gan.evaluate(p, run, gan_prepared, models, feature_net, baseline_file(feature_net, tmp_path), live, metrics, tmp_path / "plots")
     m = json.loads(metrics.read_text())
     times = [r["train_time_s"] for r in m["fid_curve"]]
     assert len(times) == 3 and times == sorted(times) and m["fid_curve"][-1]["fid"] == m["fid"]

@@ -91,6 +91,8 @@ def test_repro_status_params_metrics_and_experiments(repo):
     assert json.loads((root / "metrics/title.json").read_text())["test_pairs"] == 200 and (root / "metrics/title/eval/examples.png").is_file()
     gan = json.loads((root / "metrics/gan.json").read_text())
     assert gan["fid"] > 0 and gan["generated_images"] == 500
+    # the committed baseline was scored in the full feature net, not this tiny one: left out, not compared
+    assert gan["fid_baseline"] is None and gan["fid_vs_baseline"] is None and len(gan["feature_net_digest"]) == 16
     metrics = json.loads((root / "metrics/fashion.json").read_text())
     # 50 steps of a tiny MobileNet: it must beat chance (10%) twice over; where it lands depends on the
     # CPU's float kernels (above 30% on a Xeon, 27.6% on an AMD EPYC, same seed)

@@ -86,6 +86,23 @@ def test_bad_targets_file_names_file_and_key(project: Path, task, key, value, me
     assert str(path) in str(err.value)
 
 
+def test_a_key_target_times_its_factor_and_a_null_baseline(project: Path):
+    targets = json.loads(json.dumps(TARGETS))
+    targets["beta"]["target_factor"] = 0.5
+    (project / "metrics" / "targets.yaml").write_text(yaml.safe_dump(targets))
+    beta = project / "metrics" / "beta.json"
+    beta.write_text(json.dumps({"loss": 2.4, "baseline_loss": 4.0}))
+    row = next(r for r in report.collect(project / "metrics", project / "metrics" / "targets.yaml") if r.task == "beta")
+    assert (row.target_text(), row.met_text()) == ("≤ baseline (2.00)", "no")  # 2.4 > 4.0 x 0.5
+    beta.write_text(json.dumps({"loss": 2.4, "baseline_loss": None}))  # no baseline comparable with this run
+    row = next(r for r in report.collect(project / "metrics", project / "metrics" / "targets.yaml") if r.task == "beta")
+    assert (row.target_text(), row.met_text()) == ("≤ baseline", "—")
+    targets["beta"]["target_factor"] = 0
+    (project / "metrics" / "targets.yaml").write_text(yaml.safe_dump(targets))
+    with pytest.raises(report.ReportError, match="beta.target_factor"):
+        report.collect(project / "metrics", project / "metrics" / "targets.yaml")
+
+
 def test_metric_key_missing_from_metrics_file(project: Path, capsys):
     bad = json.loads(json.dumps(TARGETS))
     bad["alpha"]["metric"] = "scores.f1"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kexue import files
 from kexue.errors import InputError
@@ -48,6 +48,7 @@ class Target(BaseModel):
     better: Literal["higher", "lower"]
     blog: str
     target_label: str | None = None
+    target_factor: float = Field(1.0, gt=0)  # a key target times this (0.5: half the baseline)
 
 
 def load_targets(path: Path) -> dict[str, Target]:
@@ -111,7 +112,9 @@ class TaskReport:
         t = self.target.target
         if isinstance(t, float):
             return t
-        return None if self.metrics is None else self._number(t, "target")
+        if self.metrics is None or lookup(self.metrics, t, f"metrics/{self.task}.json (targets {self.task}.target)") is None:
+            return None  # the metrics hold no such baseline for this run (e.g. measured in another feature network)
+        return self._number(t, "target") * self.target.target_factor
 
     def value_text(self) -> str:
         return NOT_RUN if self.value is None else self.target.format.format(self.value)

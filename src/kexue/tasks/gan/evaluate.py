@@ -1,6 +1,7 @@
 """Stage gan-evaluate: FID against the test images in the GAN's own feature net (stage
-gan-features), its floor (real training images vs test), precision and recall (k-NN balls in the same
-features), class coverage, a sample grid and FID over training."""
+gan-features), its floor (real training images vs test), the FID relative to issue 38's baseline run,
+precision and recall (k-NN balls in the same features), class coverage, a sample grid and FID over
+training."""
 
 from __future__ import annotations
 
@@ -22,10 +23,11 @@ from kexue.fashion_mnist import CLASSES
 from kexue.inference import eval_device
 from kexue.loading import load_checkpoint
 from kexue.params import RunParams
+from kexue.tasks.gan import baseline as baselines
 from kexue.tasks.gan import fid as fidlib
 from kexue.tasks.gan.data import STATS, load_images
 from kexue.tasks.gan.feature_net import SUMMARY as FEATURES_SUMMARY
-from kexue.tasks.gan.feature_net import load_feature_net
+from kexue.tasks.gan.feature_net import load_feature_net, weights_digest
 from kexue.tasks.gan.model import GAN, build_generator, sample
 from kexue.tasks.gan.params import EvaluateParams, GanParams, ModelParams
 from kexue.tasks.gan.train import SNAPSHOTS, SUMMARY
@@ -128,9 +130,10 @@ def fid_curve(judge: Judge, models: Path, summary: dict, s: Scores, ev: Evaluate
 
 
 def _metrics(s: Scores, ev: EvaluateParams, gan: GAN, judge: Judge, net_summary: dict, summary: dict, stats: dict,
-             curve: list[dict]) -> dict[str, Any]:
+             curve: list[dict], against_baseline: dict[str, Any], digest: str) -> dict[str, Any]:
     return {
         "fid": round(s.fid, 4),
+        **against_baseline,  # fid_baseline, fid_vs_baseline: issue 38's reference run (baseline.py)
         "fid_floor": round(s.floor, 6),  # small in a feature space where real sets agree closely
         "fid_ratio": round(s.fid / s.floor, 3) if s.floor > 0 else None,
         "fid_without_ema": round(s.fid_raw, 4) if s.fid_raw is not None else None,
@@ -142,6 +145,7 @@ def _metrics(s: Scores, ev: EvaluateParams, gan: GAN, judge: Judge, net_summary:
         "pr_k": ev.pr_k,
         "pr_images": s.pr_images,
         "feature_net_test_acc": net_summary.get("test_acc"),
+        "feature_net_digest": digest,  # FIDs compare only between runs with the same digest
         "coverage_entropy_bits": round(fidlib.entropy_bits(s.gen_hist), 4),
         "coverage_entropy_test_bits": round(fidlib.entropy_bits(s.test_hist), 4),
         "coverage_entropy_max_bits": round(fidlib.MAX_ENTROPY_10, 4),
@@ -176,12 +180,16 @@ class Evaluation:
     by_time: bool  # fid.png's x axis: training time (a time budget) rather than epochs
 
 
-def compute(p: GanParams, run: RunParams, prepared: Path, models: Path, feature_net: Path) -> Evaluation:
-    """Every number and figure of gan-evaluate, from the checkpoint, its snapshots and the feature net; writes nothing."""
+def compute(p: GanParams, run: RunParams, prepared: Path, models: Path, feature_net: Path, baseline: Path) -> Evaluation:
+    """Every number and figure of gan-evaluate, from the checkpoint, its snapshots, the feature net and the
+    baseline record; writes nothing."""
     prepared, models = Path(prepared), Path(models)
     ev, start, device = p.evaluate, time.perf_counter(), eval_device(run)
+    reference = baselines.read(baseline)  # first: a bad file fails before minutes of scoring
     gan = load_checkpoint(models / "last.ckpt", GAN, stage="gan-train")
-    net = load_feature_net(feature_net).to(device)
+    net = load_feature_net(feature_net)
+    digest = weights_digest(net)
+    net = net.to(device)
     test_x, _ = load_images(prepared, "test")
     train_x, _ = load_images(prepared, "train")
     judge = Judge.of(net, test_x, ev.batch_size, device)
@@ -189,7 +197,8 @@ def compute(p: GanParams, run: RunParams, prepared: Path, models: Path, feature_
     summary = _read_json(models / SUMMARY)
     curve = fid_curve(judge, models, summary, s, ev, run.seed, gan.mp.z_dim)
     grid = sample(gan.sampler, ev.grid * ev.grid, run.seed + 1, gan.mp.z_dim, ev.batch_size, device)
-    metrics = _metrics(s, ev, gan, judge, _read_json(Path(feature_net) / FEATURES_SUMMARY), summary, _read_json(prepared / STATS), curve)
+    metrics = _metrics(s, ev, gan, judge, _read_json(Path(feature_net) / FEATURES_SUMMARY), summary, _read_json(prepared / STATS), curve,
+                       baselines.scores_against(reference, s.fid, digest, Path(baseline)), digest)
     metrics.update(eval_wall_time_s=round(time.perf_counter() - start, 2), eval_device=str(device))
     by_time = bool(summary.get("time_budget_min")) and all(r["train_time_s"] is not None for r in curve)
     return Evaluation(metrics, s, grid.numpy(), ev.grid, by_time)
@@ -220,13 +229,14 @@ def write_reports(evaluation: Evaluation, live: Path, metrics: Path, plots_dir: 
 
 
 def evaluate(
-    p: GanParams, run: RunParams, prepared: Path, models: Path, feature_net: Path, live: Path, metrics: Path, plots_dir: Path
+    p: GanParams, run: RunParams, prepared: Path, models: Path, feature_net: Path, baseline: Path, live: Path, metrics: Path,
+    plots_dir: Path,
 ) -> None:
-    """Stage 4: FID and its floor, precision and recall (feature net), class coverage -> `metrics`, plots.
+    """Stage 4: FID and its floor, FID against the baseline run, precision and recall (feature net), class coverage -> `metrics`, plots.
 
-    Writes `metrics` (JSON) and `plots_dir/{samples.png, fid.csv, fid.png, coverage.csv,
+    `baseline`: the reference run's record (baseline.py). Writes `metrics` (JSON) and `plots_dir/{samples.png, fid.csv, fid.png, coverage.csv,
     coverage.png, curves.png}`."""
-    evaluation = compute(p, run, prepared, models, feature_net)
+    evaluation = compute(p, run, prepared, models, feature_net, baseline)
     write_reports(evaluation, live, metrics, plots_dir)
     m = evaluation.metrics
     log.info("FID %.3f, floor %.3f, ratio %s, precision %.3f, recall %.3f -> %s", evaluation.scores.fid, evaluation.scores.floor,
