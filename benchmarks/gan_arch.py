@@ -291,7 +291,7 @@ def record_baseline(out: Path) -> int:
     from kexue import params as params_mod
     from kexue import tasks
     from kexue.tasks.gan import baseline as baselines
-    from kexue.tasks.gan.feature_net import load_feature_net, weights_digest
+    from kexue.tasks.gan.feature_net import load_feature_net
     from kexue.tasks.gan.params import GanParams
 
     proc = subprocess.run(["dvc", "status", "--json", "gan-features", "gan-train"], cwd=ROOT, capture_output=True, text=True)
@@ -313,7 +313,7 @@ def record_baseline(out: Path) -> int:
                  f"{p.model.generator}/{p.model.critic}")
     commit = subprocess.run(["git", "log", "-1", "--format=%H", "--", metrics_path], cwd=ROOT, capture_output=True, text=True,
                             check=True).stdout.strip()
-    digest = weights_digest(load_feature_net(ROOT / "models" / "gan_features"))
+    digest = baselines.weights_digest(load_feature_net(ROOT / "models" / "gan_features"))
     try:
         record = baselines.record(metrics, p.train.loss, digest, commit, "python benchmarks/gan_arch.py --record-baseline")
     except baselines.BaselineError as err:

@@ -22,7 +22,7 @@ from kexue.tasks.gan import baseline as baselines
 from kexue.tasks.gan import fid as fidlib
 from kexue.tasks.gan import losses
 from kexue.tasks.gan.data import GanDataModule, load_images, to_gan_input, to_uint8
-from kexue.tasks.gan.feature_net import load_feature_net, weights_digest
+from kexue.tasks.gan.feature_net import load_feature_net
 from kexue.tasks.gan.model import GAN
 from kexue.tasks.gan.params import GanParams
 from kexue.tasks.gan.train import snapshot_epochs
@@ -169,7 +169,7 @@ def test_preprocess_drops_duplicates(tmp_path):
 def baseline_file(feature_net: Path | None, folder: Path, fid: float = 50.0, digest: str | None = None) -> Path:
     """A baseline record (FID `fid`) measured in `feature_net`'s weights, or in the network `digest`."""
     if digest is None:
-        digest = weights_digest(load_feature_net(feature_net)) if feature_net is not None else "0" * 16
+        digest = baselines.weights_digest(load_feature_net(feature_net)) if feature_net is not None else "0" * 16
     path = folder / "baseline.json"
     record = baselines.record({"fid": fid, "generator": "dcgan", "critic": "dcgan"}, "wgan-gp", digest, "test", "tests")
     path.write_text(record.model_dump_json())

@@ -11,16 +11,29 @@ another machine.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from torch import nn
 
 from kexue.errors import InputError
 
 log = logging.getLogger(__name__)
+
+
+def weights_digest(net: nn.Module) -> str:
+    """A short fingerprint of a network's weights (names, shapes, values): two FIDs are comparable only
+    when measured in feature networks with the same digest."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(net.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 class BaselineError(InputError, ValueError):

@@ -27,7 +27,7 @@ from kexue.tasks.gan import baseline as baselines
 from kexue.tasks.gan import fid as fidlib
 from kexue.tasks.gan.data import STATS, load_images
 from kexue.tasks.gan.feature_net import SUMMARY as FEATURES_SUMMARY
-from kexue.tasks.gan.feature_net import load_feature_net, weights_digest
+from kexue.tasks.gan.feature_net import load_feature_net
 from kexue.tasks.gan.model import GAN, build_generator, sample
 from kexue.tasks.gan.params import EvaluateParams, GanParams, ModelParams
 from kexue.tasks.gan.train import SNAPSHOTS, SUMMARY
@@ -188,7 +188,7 @@ def compute(p: GanParams, run: RunParams, prepared: Path, models: Path, feature_
     reference = baselines.read(baseline)  # first: a bad file fails before minutes of scoring
     gan = load_checkpoint(models / "last.ckpt", GAN, stage="gan-train")
     net = load_feature_net(feature_net)
-    digest = weights_digest(net)
+    digest = baselines.weights_digest(net)
     net = net.to(device)
     test_x, _ = load_images(prepared, "test")
     train_x, _ = load_images(prepared, "train")

@@ -10,7 +10,6 @@ own params (`gan.features`) and seed; its test accuracy is reported beside the F
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import time
@@ -129,14 +128,3 @@ def load_feature_net(folder: Path) -> FeatureNet:
     net = FeatureNet(int(state["width"]), int(state["dim"]))
     net.load_state_dict(state["state_dict"])
     return net.eval().requires_grad_(False)
-
-
-def weights_digest(net: nn.Module) -> str:
-    """A short fingerprint of the network's weights (names, shapes, values): two FIDs are comparable only
-    when measured in networks with the same digest."""
-    h = hashlib.sha256()
-    for name, tensor in sorted(net.state_dict().items()):
-        t = tensor.detach().cpu().contiguous()
-        h.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
-        h.update(t.numpy().tobytes())
-    return h.hexdigest()[:16]
