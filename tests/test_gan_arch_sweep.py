@@ -12,6 +12,7 @@ import pytest
 
 from kexue import tasks
 from kexue.params import load
+from kexue.tasks.gan import baseline as baselines
 from kexue.tasks.gan.params import GanParams
 from tests.conftest import REPO
 
@@ -35,8 +36,8 @@ def test_every_command_sets_params_that_load(tmp_path, stage):
     pairs = {gan_arch.NAME.match(n).group(2, 3) for n in names}
     if stage == "short":
         assert len(cmds) == 2 * len(gan_arch.CONFIGS) * len(gan_arch.LOSSES) and len(pairs) == 10
-    else:  # the winners and today's default
-        assert pairs == {("selfmod", "hinge"), ("resnet", "wgan-gp"), ("dcgan", "wgan-gp")}
+    else:  # the winners only: today's default is the recorded baseline, not rerun
+        assert pairs == {("selfmod", "hinge"), ("resnet", "wgan-gp")} and len(cmds) == 4
     for cmd in cmds:
         path = tmp_path / "params.yaml"
         shutil.copy(REPO / "params.yaml", path)
@@ -81,9 +82,13 @@ def test_collector_tables_each_configuration(tmp_path):
     assert gan_arch.winners(summary, 2) == [("dcgan-sn", "hinge"), ("selfmod", "hinge")]
 
     read = []
-    gan_arch.write_results(rows, tmp_path, read=lambda rev, path: read.append((rev, path)) or (None if rev == "c1" else _png(tmp_path)))
+    baseline = baselines.record({"fid": 84.0, "recall": 0.6, "generator": "dcgan", "critic": "dcgan", "epochs": 60,
+                                 "generator_steps": 11220, "train_wall_time_s": 4389.0}, "wgan-gp", "d" * 16, "abcdef123", "test")
+    gan_arch.write_results(rows, tmp_path, read=lambda rev, path: read.append((rev, path)) or (None if rev == "c1" else _png(tmp_path)),
+                           baseline=baseline)
     md = (tmp_path / "gan_arch.md").read_text()
-    assert "| dcgan | defaults | wgan-gp | 2 | 42.00 ± 2.83 | 0.800 | 0.400 | 200 | 448,881 | 44,353 |" in md
+    assert "| dcgan | defaults | wgan-gp | 2 | 42.00 ± 2.83 | 0.800 | 0.400 | 200 | 448,881 | 44,353 | 0.50 |" in md
+    assert "commit abcdef1" in md and "FID 84.00, precision –, recall 0.600" in md and "11,220 steps in 73 minutes" in md
     assert "| selfmod | `generator=selfmod`, `critic=resnet` | hinge | 1 | 35.00 | 0.800 | 0.400 | 200 | 493,745 |" in md
     assert "## 80-minute budget (long stage)" in md and "test accuracy 90.00%" in md
     # one grid per (configuration, loss), from the long stage where it ran there
@@ -110,6 +115,6 @@ def test_dry_run_prints_and_runs_nothing(capsys, tmp_path):
     assert out.count("$ dvc exp run --queue") == len(gan_arch.CONFIGS) * len(gan_arch.LOSSES) and "$ dvc queue start -j 1" in out
     assert "gan.train.time_budget_min=10" in out and not any(tmp_path.iterdir())
     assert gan_arch.main(["--stage", "long", "--dry-run", "--winners", "resnet:hinge", "--out", str(tmp_path)]) == 0
-    assert capsys.readouterr().out.count("$ dvc exp run --queue") == 2 * 2
+    assert capsys.readouterr().out.count("$ dvc exp run --queue") == 2  # resnet:hinge, 2 seeds
     with pytest.raises(SystemExit):
         gan_arch.main(["--stage", "long", "--dry-run", "--winners", "stylegan:hinge"])
