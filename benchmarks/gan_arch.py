@@ -272,12 +272,12 @@ def collect(out: Path) -> list[dict]:
     return rows
 
 
-def check_features_locked() -> None:
-    """Exit unless gan-features (and what it needs) is up to date in dvc.lock: see the docstring."""
-    proc = subprocess.run(["dvc", "status", "--json", "gan-features"], cwd=ROOT, capture_output=True, text=True)
+def check_locked(*stages: str) -> None:
+    """Exit unless `stages` (and what they need) are up to date in dvc.lock: see the docstring."""
+    proc = subprocess.run(["dvc", "status", "--json", *stages], cwd=ROOT, capture_output=True, text=True)
     lines = proc.stdout.strip().splitlines()
     if proc.returncode or (lines and json.loads(lines[-1])):
-        sys.exit("gan-features is not up to date in dvc.lock: `dvc repro gan-features`, commit dvc.lock, then queue "
+        sys.exit(f"{' and '.join(stages)} must be up to date in dvc.lock: `dvc repro {' '.join(stages)}`, commit dvc.lock "
                  f"(dvc status: {proc.stdout.strip() or proc.stderr.strip()})")
 
 
@@ -295,7 +295,7 @@ def planned(args: argparse.Namespace) -> list[list[str]]:
     if args.stage == "long":
         log.info("long stage: %s (the default is the recorded baseline)", chosen)
     if not args.dry_run:
-        check_features_locked()
+        check_locked("gan-features")
     return queue_commands(args.stage, tuple(args.seeds), chosen)
 
 
@@ -307,10 +307,7 @@ def record_baseline(out: Path) -> int:
     from kexue.tasks.gan.feature_net import load_feature_net
     from kexue.tasks.gan.params import GanParams
 
-    proc = subprocess.run(["dvc", "status", "--json", "gan-features", "gan-train"], cwd=ROOT, capture_output=True, text=True)
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode or (lines and json.loads(lines[-1])):
-        sys.exit(f"gan-features and gan-train must be up to date in dvc.lock (dvc status: {proc.stdout.strip() or proc.stderr.strip()})")
+    check_locked("gan-features", "gan-train")
     metrics_path = "metrics/gan.json"
     if subprocess.run(["git", "status", "--porcelain", metrics_path], cwd=ROOT, capture_output=True, text=True).stdout.strip():
         sys.exit(f"{metrics_path} has uncommitted changes: commit the gan-evaluate run first, so the record can name its commit")
