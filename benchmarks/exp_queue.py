@@ -74,11 +74,26 @@ def queue_and_wait(cmds: list[list[str]], args: argparse.Namespace, minutes_per_
     return False
 
 
+def not_collected(cmds: list[list[str]], args: argparse.Namespace) -> list[list[str]]:
+    """`cmds` less those whose experiment (`-n NAME`) is already in `args.out/experiments.json`, the
+    committed collect of an earlier chunk, so a sweep that spans sessions queues only what is left;
+    `args.rerun` keeps them all."""
+    path = args.out / "experiments.json"
+    if args.rerun or not path.is_file():
+        return cmds
+    done = {r.get("name") for r in json.loads(path.read_text()) if isinstance(r, dict)}
+    kept = [c for c in cmds if "-n" not in c or c[c.index("-n") + 1] not in done]
+    if len(kept) < len(cmds):
+        log.info("%d of %d experiments already collected in %s: not queued again (--rerun queues them)",
+                 len(cmds) - len(kept), len(cmds), path)
+    return kept
+
+
 def sweep(args: argparse.Namespace, commands: Callable[[], list[list[str]]], collect: Callable[[Path], object],
           minutes_per_run: float | None = None) -> int:
     """A sweep script's main once its options are parsed: unless --collect-only, queue `commands()` and
     wait for them (--dry-run: print them and stop); then `collect(args.out)`."""
-    if not args.collect_only and queue_and_wait(commands(), args, minutes_per_run):
+    if not args.collect_only and queue_and_wait(not_collected(commands(), args), args, minutes_per_run):
         return 0  # a dry run: nothing to collect
     collect(args.out)
     return 0
@@ -119,6 +134,7 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None, out: Pat
     parser.add_argument("--jobs", type=int, default=1, help=jobs_help)
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     parser.add_argument("--collect-only", action="store_true", help="skip queueing and running")
+    parser.add_argument("--rerun", action="store_true", help="queue even the experiments already collected in --out")
     parser.add_argument("--out", type=Path, default=out)
     parser.add_argument("--poll", type=float, default=60.0, help="seconds between queue checks")
     args = parser.parse_args(argv)

@@ -11,8 +11,8 @@ training time; then the winners and their combination at the full budget.
    ... fashion-evaluate` for the baseline and every variant (`VARIANTS`), with the budget's epochs cut to
    `SHORT_EPOCHS` and the evaluation's extras (training subset, noise) off: about 3 minutes a run on 2 CPU
    cores (an estimate: 2 of the budget's 9 epochs), 20 variants x 3 seeds ~ 3 hours with one worker.
-2. long: the baseline, the `--top` best short variants that beat the baseline (at most one per key),
-   their combination, and the two Lipschitz variants (spectral_reg, spectral_norm: generalisation gap
+2. long: the baseline, the `--top` best short variants that beat the baseline (at most one per key, none
+   that trains more than `SLOWER` slower than the baseline: the budget is wall-clock), their combination, and the two Lipschitz variants (spectral_reg, spectral_norm: generalisation gap
    and noise accuracy, which the long runs' evaluation reports), at the full budget (~10 minutes of
    training each): (1 + 2 + 1 + 2) x 3 seeds ~ 3 hours. The winners come from the short stage's
    collected `experiments.json`, or `--winners NAME ...`.
@@ -68,6 +68,9 @@ VARIANTS: dict[str, dict[str, object]] = {
 }
 LIPSCHITZ = ("spectral-reg", "spectral-norm")  # always in the long stage (item 4)
 COMBINED = "combined"
+# A winner trains at most this much slower than the baseline (a fraction): about the spread of the baseline's
+# own training time across seeds on 2 cores (117-138 s a short run).
+SLOWER = 0.10
 # The short stage: fewer epochs, and evaluate without the training subset and the noise (seconds saved a run).
 SHORT_SETTINGS = {"train.epochs": SHORT_EPOCHS, "evaluate.train_subset": 0, "evaluate.noise_sigmas": []}
 MINUTES = {"short": 3.3, "long": 11.0}  # a run with its evaluation and dvc's overhead, 2 CPU cores: estimates
@@ -146,12 +149,20 @@ def summarize(rows: list[dict], stage: str) -> list[dict]:
     return sorted(out, key=lambda s: (s["variant"] != BASELINE, -s["test_acc_mean"]))
 
 
-def winners(summary: list[dict], top: int) -> list[str]:
+def winners(summary: list[dict], top: int, slower: float = SLOWER) -> list[str]:
     """The best variants above the baseline's mean, at most `top`, at most one per key (two activations
-    cannot both win)."""
+    cannot both win), and none that trains more than `slower` (a fraction) slower than the baseline: the
+    long stage runs the budget's epochs, and the budget is wall-clock time, so a slower trick would run
+    over its 10 minutes (mish at 245 s a short run against relu's 130)."""
+    base = next((s for s in summary if s["variant"] == BASELINE), None)
+    limit = None if base is None or base["train_wall_time_s"] is None else base["train_wall_time_s"] * (1 + slower)
     chosen, keys = [], set()
     for s in summary:
         if s["variant"] in VARIANTS and s["variant"] != BASELINE and (s["delta_pp"] or 0) > 0:
+            if limit is not None and (s["train_wall_time_s"] or 0) > limit:
+                log.info("not a winner: %s trains in %.0f s, over the baseline's %.0f s + %.0f%%", s["variant"],
+                         s["train_wall_time_s"], base["train_wall_time_s"], 100 * slower)
+                continue
             if not keys & set(VARIANTS[s["variant"]]) and len(chosen) < top:
                 chosen.append(s["variant"])
                 keys |= set(VARIANTS[s["variant"]])

@@ -97,8 +97,33 @@ def test_collector_tables_each_variant_against_the_baseline(tmp_path):
     assert len(__import__("json").loads((tmp_path / "experiments.json").read_text())) == 8
 
 
+def test_a_winner_must_train_within_the_baselines_time():
+    """The budget is wall-clock: a trick that beats the baseline only by training much slower (mish on a
+    CPU) is not sent to the long stage, whose runs keep the budget's epochs."""
+    def s(variant, delta, seconds):
+        return {"variant": variant, "delta_pp": delta, "train_wall_time_s": seconds}
+    summary = [s("baseline", 0.0, 130.0), s("act-mish", 0.6, 245.0), s("act-leaky_relu", 0.35, 134.0),
+               s("grad-clip-norm", 0.2, 140.0), s("mixup", -0.4, 125.0)]
+    assert tricks.winners(summary, 2) == ["act-leaky_relu", "grad-clip-norm"]
+    assert tricks.winners(summary, 2, slower=1.0) == ["act-mish", "grad-clip-norm"]
+    assert tricks.winners(summary, 2, slower=0.05) == ["act-leaky_relu"]
+
+
 def test_dry_run_prints_and_runs_nothing(capsys, tmp_path):
     assert tricks.main(["--stage", "short", "--dry-run", "--seeds", "1", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.count("$ dvc exp run --queue") == len(tricks.VARIANTS) and "$ dvc queue start -j 1" in out
     assert not any(tmp_path.iterdir())
+
+
+def test_a_later_chunk_queues_only_what_is_not_collected(capsys, tmp_path):
+    """The sweep spans sessions: experiments already in the committed experiments.json are not queued
+    again, unless --rerun."""
+    (tmp_path / "experiments.json").write_text('[{"name": "tricks-short-baseline-seed1"}, {"name": "tricks-short-mixup-seed1"}]')
+    assert tricks.main(["--stage", "short", "--dry-run", "--seeds", "1", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("$ dvc exp run --queue") == len(tricks.VARIANTS) - 2
+    assert "tricks-short-baseline-seed1" not in out and "tricks-short-mixup-seed1" not in out
+    assert "tricks-short-ema-seed1" in out
+    assert tricks.main(["--stage", "short", "--dry-run", "--seeds", "1", "--out", str(tmp_path), "--rerun"]) == 0
+    assert capsys.readouterr().out.count("$ dvc exp run --queue") == len(tricks.VARIANTS)
