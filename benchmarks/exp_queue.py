@@ -78,14 +78,13 @@ def not_collected(cmds: list[list[str]], args: argparse.Namespace) -> list[list[
     """`cmds` less those whose experiment (`-n NAME`) is already in `args.out/experiments.json`, the
     committed collect of an earlier chunk, so a sweep that spans sessions queues only what is left;
     `args.rerun` keeps them all."""
-    path = args.out / "experiments.json"
-    if args.rerun or not path.is_file():
+    if args.rerun:
         return cmds
-    done = {r.get("name") for r in json.loads(path.read_text()) if isinstance(r, dict)}
+    done = {r.get("name") for r in collected(args.out)}
     kept = [c for c in cmds if "-n" not in c or c[c.index("-n") + 1] not in done]
     if len(kept) < len(cmds):
         log.info("%d of %d experiments already collected in %s: not queued again (--rerun queues them)",
-                 len(cmds) - len(kept), len(cmds), path)
+                 len(cmds) - len(kept), len(cmds), args.out / "experiments.json")
     return kept
 
 
@@ -206,16 +205,20 @@ def experiments(shown: object, metrics_file: str, name: re.Pattern | None = None
         yield Experiment(exp, rev, file_data(data.get("params"), "params.yaml"), metrics)
 
 
+def collected(out: Path) -> list[dict]:
+    """The rows of `out/experiments.json`, an earlier collect (committed); none if there is no file."""
+    path = out / "experiments.json"
+    return [r for r in json.loads(path.read_text()) if isinstance(r, dict)] if path.is_file() else []
+
+
 def with_earlier(out: Path, rows: list[dict]) -> list[dict]:
     """`rows` plus the rows of `out/experiments.json` (an earlier collect, committed) whose experiment
     `name` is not among them: experiments run on another machine or in an earlier session are not in
     this repo's `dvc exp show`, and a sweep that spans sessions must not lose them. Sorted by name."""
-    path = out / "experiments.json"
-    earlier = json.loads(path.read_text()) if path.is_file() else []
     names = {r.get("name") for r in rows}
-    kept = [r for r in earlier if isinstance(r, dict) and r.get("name") not in names]
+    kept = [r for r in collected(out) if r.get("name") not in names]
     if kept:
-        log.info("kept %d earlier rows of %s not in this repo's dvc exp show", len(kept), path)
+        log.info("kept %d earlier rows of %s not in this repo's dvc exp show", len(kept), out / "experiments.json")
     return sorted(rows + kept, key=lambda r: r.get("name") or "")
 
 

@@ -12,8 +12,9 @@ training time; then the winners and their combination at the full budget.
    `SHORT_EPOCHS` and the evaluation's extras (training subset, noise) off: about 3 minutes a run on 2 CPU
    cores (an estimate: 2 of the budget's 9 epochs), 20 variants x 3 seeds ~ 3 hours with one worker.
 2. long: the baseline, the `--top` best short variants that beat the baseline (at most one per key, none
-   that trains more than `SLOWER` slower than the baseline: the budget is wall-clock), their combination, and the two Lipschitz variants (spectral_reg, spectral_norm: generalisation gap
-   and noise accuracy, which the long runs' evaluation reports), at the full budget (~10 minutes of
+   that trains more than `SLOWER` slower than the baseline: the budget is wall-clock), their combination,
+   and the two Lipschitz variants (spectral_reg, spectral_norm: generalisation gap and noise accuracy,
+   which the long runs' evaluation reports), at the full budget (~10 minutes of
    training each): (1 + 2 + 1 + 2) x 3 seeds ~ 3 hours. The winners come from the short stage's
    collected `experiments.json`, or `--winners NAME ...`.
 3. `dvc queue start -j N` (1 on 2 cores; a bigger machine only changes -j), then wait until the queue
