@@ -44,14 +44,33 @@ def run(cmd: list[str], dry_run: bool) -> str:
     return proc.stdout
 
 
-def wait_for_queue(poll_s: float) -> None:
-    """Until `dvc queue status` lists no queued or running experiment."""
+def queue_counts() -> tuple[int, int]:
+    """(queued, running) experiments in the repository's queue, read from DVC's own files. Not `dvc queue
+    status`: its worker query (celery's `inspect`) writes a broker message that a running worker can read
+    half-written and die of, leaving the rest of the queue unrun (treeverse/dvc-task#73; it stopped a
+    sweep here on 2026-12-07)."""
+    from dvc.repo import Repo
+
+    with Repo(str(ROOT)) as repo:
+        queue = repo.experiments.celery_queue
+        return sum(1 for _ in queue.iter_queued()), sum(1 for _ in queue.iter_active())
+
+
+def wait_for_queue(poll_s: float, jobs: int, counts: Callable[[], tuple[int, int]] = queue_counts) -> None:
+    """Until the queue holds nothing queued or running. Where experiments stay queued with none running
+    over two checks, the worker has died: `dvc queue start -j jobs` again (the finished ones are kept)."""
+    stalled = 0
     while True:
-        out = subprocess.run(["dvc", "queue", "status"], cwd=ROOT, capture_output=True, text=True).stdout
-        busy = [line for line in out.splitlines() if any(w in line for w in (" Queued", " Running"))]
-        if not busy:
+        queued, running = counts()
+        if not queued and not running:
             return
-        log.info("%d experiments queued or running", len(busy))
+        stalled = stalled + 1 if queued and not running else 0
+        if stalled >= 2:
+            log.warning("%d experiments queued and none running for %.0f s: the worker died; starting it again",
+                        queued, poll_s)
+            run(["dvc", "queue", "start", "-j", str(jobs)], dry_run=False)
+            stalled = 0
+        log.info("%d experiments queued, %d running", queued, running)
         time.sleep(poll_s)
 
 
@@ -63,14 +82,15 @@ def queue_and_wait(cmds: list[list[str]], args: argparse.Namespace, minutes_per_
         run(cmd, args.dry_run)
     run(["dvc", "queue", "start", "-j", str(args.jobs)], args.dry_run)
     if args.dry_run:
-        then = f"then: wait for `dvc queue status`, collect `dvc exp show --json` into {args.out}"
+        then = ("then: wait until nothing is queued or running (not by polling `dvc queue status`: it can kill "
+                f"the worker, see exp_queue.queue_counts), collect `dvc exp show --json` into {args.out}")
         if minutes_per_run is None:
             print(f"# {then}")
         else:
             hours = len(cmds) * minutes_per_run / 60 / args.jobs
             print(f"# {len(cmds)} experiments, about {hours:.1f} h at -j {args.jobs} on 2 CPU cores (estimate); {then}")
         return True
-    wait_for_queue(args.poll)
+    wait_for_queue(args.poll, args.jobs)
     return False
 
 

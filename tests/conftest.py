@@ -47,6 +47,12 @@ def synthetic_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
+def pytest_collection_modifyitems(config, items):
+    """The `slow` tests (real dvc runs) first: under two workers (pyproject's `-n 2 --dist worksteal`)
+    the longest one starts at once and the other worker takes the rest, instead of it starting last."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: file order otherwise
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _token_cache(tmp_path_factory):
     """Tests (and the dvc runs they start) keep jieba's token cache to themselves."""

@@ -127,3 +127,18 @@ def test_a_later_chunk_queues_only_what_is_not_collected(capsys, tmp_path):
     assert "tricks-short-ema-seed1" in out
     assert tricks.main(["--stage", "short", "--dry-run", "--seeds", "1", "--out", str(tmp_path), "--rerun"]) == 0
     assert capsys.readouterr().out.count("$ dvc exp run --queue") == len(tricks.VARIANTS)
+
+
+def test_a_dead_queue_worker_is_started_again(monkeypatch):
+    """dvc's queue worker can die mid-sweep (treeverse/dvc-task#73), leaving experiments queued and none
+    running: the wait starts a worker again after two such checks (not after one: between two experiments
+    the worker takes the next within seconds), then waits until the queue is empty."""
+    import exp_queue
+
+    seen = iter([(3, 1), (2, 0), (2, 0), (2, 0), (1, 1), (0, 0)])
+    started = []
+    monkeypatch.setattr(exp_queue, "run", lambda cmd, dry_run: started.append(cmd) or "")
+    monkeypatch.setattr(exp_queue.time, "sleep", lambda s: None)
+    exp_queue.wait_for_queue(60.0, 2, counts=lambda: next(seen))
+    assert started == [["dvc", "queue", "start", "-j", "2"]]
+    assert next(seen, "drained") == "drained"
