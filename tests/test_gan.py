@@ -192,6 +192,22 @@ def test_feature_net_is_deterministic_and_reports_its_accuracy(gan_prepared, fea
     assert 0 <= summary["test_acc"] <= 1 and summary["feature_dim"] == 16 and summary["steps"] == 400 // 32
 
 
+def test_feature_net_has_its_own_seed_not_the_runs(gan_prepared, feature_net, tmp_path):
+    """A GAN seed sweep (`-S seed=S`) scores every run in one network: the run's seed does not reach it,
+    gan.features.seed does."""
+    def weights(out: Path) -> dict:
+        return torch.load(out / "net.pt", weights_only=True)["state_dict"]
+
+    gan.features(tiny_gan_params(), cpu_run().model_copy(update={"seed": 7}), gan_prepared, tmp_path / "run_seed")
+    a, b = weights(feature_net), weights(tmp_path / "run_seed")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    p = tiny_gan_params()
+    p = p.model_copy(update={"features": p.features.model_copy(update={"seed": 7})})
+    gan.features(p, cpu_run(), gan_prepared, tmp_path / "features_seed")
+    c = weights(tmp_path / "features_seed")
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
 def test_train_then_evaluate_writes_everything(gan_prepared, feature_net, tmp_path):
     run = cpu_run()
     p = tiny_gan_params(epochs=2)

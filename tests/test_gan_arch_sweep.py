@@ -56,7 +56,7 @@ def _exp(name: str, rev: str, fid: float | None, model: dict | None = None, **me
     data = {"rev": rev, "params": {"params.yaml": {"data": {"seed": 1, "gan": {"model": model or {}, "train": {"time_budget_min": 10}}}}},
             "metrics": {} if fid is None else {"metrics/gan.json": {"data": {
                 "fid": fid, "fid_floor": 0.01, "precision": 0.8, "recall": 0.4, "generator_steps": 200, "generator_params": 448881,
-                "critic_params": 44353, "feature_net_test_acc": 0.9, "fid_curve": curve, **metrics}}}}
+                "critic_params": 44353, "feature_net_test_acc": 0.9, "feature_net_digest": "d" * 16, "fid_curve": curve, **metrics}}}}
     return {"executor": None, "name": name, "revs": [{"rev": rev, "name": name, "data": data, "experiments": None}]}
 
 
@@ -69,21 +69,26 @@ def test_collector_tables_each_configuration(tmp_path):
         _exp("gan-arch-short-resnet-wgan-gp-seed1", "d1", None),  # failed: no metrics
         _exp("quick", "e1", 41.0),  # not a gan-arch experiment
         _exp("gan-arch-long-dcgan-sn-hinge-seed1", "f1", 12.0),
+        # scored in a feature net of its own (gan-features trained with the run's seed): not comparable
+        _exp("gan-arch-short-resnet-hinge-seed1", "g1", 5.0, {"generator": "resnet", "critic": "resnet"}, feature_net_digest="e" * 16),
     ]
     shown = [{"rev": "workspace", "name": None, "data": {"rev": "workspace", "params": {}, "metrics": {}}, "experiments": None},
              {"rev": "main0", "name": "main", "data": {"rev": "main0", "params": {}, "metrics": {}}, "experiments": exps}]
     rows = gan_arch.arch_runs(shown)
     assert [(r["stage"], r["config"], r["loss"], r["seed"]) for r in rows] == [
         ("long", "dcgan-sn", "hinge", 1), ("short", "dcgan", "wgan-gp", 1), ("short", "dcgan", "wgan-gp", 2),
-        ("short", "dcgan-sn", "hinge", 1), ("short", "selfmod", "hinge", 1)]
-    summary = gan_arch.summarize(rows, "short")
+        ("short", "dcgan-sn", "hinge", 1), ("short", "resnet", "hinge", 1), ("short", "selfmod", "hinge", 1)]
+    baseline = baselines.record({"fid": 84.0, "recall": 0.6, "generator": "dcgan", "critic": "dcgan", "epochs": 60,
+                                 "generator_steps": 11220, "train_wall_time_s": 4389.0}, "wgan-gp", "d" * 16, "abcdef123", "test")
+    scored, other_net = gan_arch.split_by_net(rows, baseline)
+    assert [r["name"] for r in other_net] == ["gan-arch-short-resnet-hinge-seed1"]
+    assert gan_arch.split_by_net(rows, None) == (rows, [])
+    summary = gan_arch.summarize(scored, "short")
     assert [(s["config"], s["loss"]) for s in summary] == [("dcgan-sn", "hinge"), ("selfmod", "hinge"), ("dcgan", "wgan-gp")]
     assert summary[2]["runs"] == 2 and summary[2]["fid_mean"] == 42.0 and summary[2]["fid_std"] == pytest.approx(2 ** 1.5)
     assert gan_arch.winners(summary, 2) == [("dcgan-sn", "hinge"), ("selfmod", "hinge")]
 
     read = []
-    baseline = baselines.record({"fid": 84.0, "recall": 0.6, "generator": "dcgan", "critic": "dcgan", "epochs": 60,
-                                 "generator_steps": 11220, "train_wall_time_s": 4389.0}, "wgan-gp", "d" * 16, "abcdef123", "test")
     gan_arch.write_results(rows, tmp_path, read=lambda rev, path: read.append((rev, path)) or (None if rev == "c1" else _png(tmp_path)),
                            baseline=baseline)
     md = (tmp_path / "gan_arch.md").read_text()
@@ -91,11 +96,14 @@ def test_collector_tables_each_configuration(tmp_path):
     assert "commit abcdef1" in md and "FID 84.00, precision –, recall 0.600" in md and "11,220 steps in 73 minutes" in md
     assert "| selfmod | `generator=selfmod`, `critic=resnet` | hinge | 1 | 35.00 | 0.800 | 0.400 | 200 | 493,745 |" in md
     assert "## 80-minute budget (long stage)" in md and "test accuracy 90.00%" in md
+    # the other network's run: listed apart, in no ranked row (its FID 5.0 would have been the best)
+    assert "| gan-arch-short-resnet-hinge-seed1 | eeeeeeeeeeeeeeee | 5.00 | 0.800 | 0.400 | 200 |" in md
+    assert "| resnet |" not in md
     # one grid per (configuration, loss), from the long stage where it ran there
     assert sorted(read) == [("a1", gan_arch.SAMPLES), ("c1", gan_arch.SAMPLES), ("f1", gan_arch.SAMPLES)]
     for name in ("samples.png", "fid_over_time.png"):
         assert (tmp_path / name).read_bytes()[:8] == PNG, name
-    assert len(json.loads((tmp_path / "experiments.json").read_text())) == 5
+    assert len(json.loads((tmp_path / "experiments.json").read_text())) == 6
 
 
 def _png(tmp_path) -> bytes:

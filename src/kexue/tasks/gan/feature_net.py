@@ -73,7 +73,9 @@ def features(p: GanParams, run: RunParams, prepared: Path, feature_net: Path) ->
     """Stage 2: train the feature classifier on the prepared training images -> `feature_net`.
 
     Writes `feature_net/net.pt` (width and weights) and `feature_net/summary.json` (test accuracy,
-    steps, time). Deterministic by `seed` on a given machine: one process, seeded shuffling."""
+    steps, time). Deterministic by `gan.features.seed` on a given machine (one process, seeded
+    shuffling), whatever the run's `seed`: the runs of a seed sweep are all scored in one network.
+    `run` is not read (the net trains on the CPU, with its own seed); every stage takes it."""
     fp = p.features
     start = time.perf_counter()
     train_x, train_y = load_images(prepared, "train")
@@ -84,8 +86,8 @@ def features(p: GanParams, run: RunParams, prepared: Path, feature_net: Path) ->
     if batches == 0:
         raise ValueError(f"{Path(prepared) / 'train.npz'}: {len(train_x)} training images, fewer than one batch "
                          f"(gan.features.batch_size = {fp.batch_size})")
-    torch.manual_seed(run.seed)
-    order = torch.Generator().manual_seed(run.seed)
+    torch.manual_seed(fp.seed)
+    order = torch.Generator().manual_seed(fp.seed)
     net = FeatureNet(fp.width, fp.dim)
     opt = torch.optim.Adam(net.parameters(), lr=fp.lr)
     total = fp.epochs * batches

@@ -24,6 +24,8 @@ class FeaturesParams(Strict):
     batch_size: int = Field(128, ge=1)
     lr: float = Field(2e-3, gt=0)  # Adam, cosine decay to 0 over the run
     train_limit: int = Field(0, ge=0)  # use only the first N training images (0 = all)
+    # Its own seed, not the run's `seed`: every run, whatever its seed, is scored in the same network.
+    seed: int = Field(42, ge=0)
 
 
 class ModelParams(Strict):
