@@ -94,13 +94,13 @@ def queue_and_wait(cmds: list[list[str]], args: argparse.Namespace, minutes_per_
     return False
 
 
-def not_collected(cmds: list[list[str]], args: argparse.Namespace) -> list[list[str]]:
+def not_collected(cmds: list[list[str]], args: argparse.Namespace, counts: Callable[[dict], bool] | None = None) -> list[list[str]]:
     """`cmds` less those whose experiment (`-n NAME`) is already in `args.out/experiments.json`, the
     committed collect of an earlier chunk, so a sweep that spans sessions queues only what is left;
-    `args.rerun` keeps them all."""
+    `args.rerun` keeps them all. `counts(row)`: whether a collected row counts as done (default: all)."""
     if args.rerun:
         return cmds
-    done = {r.get("name") for r in collected(args.out)}
+    done = {r.get("name") for r in collected(args.out) if counts is None or counts(r)}
     kept = [c for c in cmds if "-n" not in c or c[c.index("-n") + 1] not in done]
     if len(kept) < len(cmds):
         log.info("%d of %d experiments already collected in %s: not queued again (--rerun queues them)",
@@ -109,10 +109,11 @@ def not_collected(cmds: list[list[str]], args: argparse.Namespace) -> list[list[
 
 
 def sweep(args: argparse.Namespace, commands: Callable[[], list[list[str]]], collect: Callable[[Path], object],
-          minutes_per_run: float | None = None) -> int:
-    """A sweep script's main once its options are parsed: unless --collect-only, queue `commands()` and
-    wait for them (--dry-run: print them and stop); then `collect(args.out)`."""
-    if not args.collect_only and queue_and_wait(not_collected(commands(), args), args, minutes_per_run):
+          minutes_per_run: float | None = None, counts: Callable[[dict], bool] | None = None) -> int:
+    """A sweep script's main once its options are parsed: unless --collect-only, queue `commands()` but
+    those collected already (`not_collected`, `counts`) and wait for them (--dry-run: print them and
+    stop); then `collect(args.out)`."""
+    if not args.collect_only and queue_and_wait(not_collected(commands(), args, counts), args, minutes_per_run):
         return 0  # a dry run: nothing to collect
     collect(args.out)
     return 0

@@ -369,7 +369,10 @@ def main(argv: list[str] | None = None) -> int:
     args = exp_queue.parse_args(parser, argv, OUT, "dvc queue start -j (default 1: a wall-clock budget wants the CPU to itself)")
     if args.record_baseline:
         return record_baseline(args.out)
-    return exp_queue.sweep(args, lambda: planned(args), collect, MINUTES[args.stage])
+    baseline = read_baseline(args.out)
+    # a run scored in another feature net than the baseline's is queued again (under the same name)
+    scored = None if baseline is None else (lambda r: (r.get("metrics") or {}).get("feature_net_digest") == baseline.feature_net_digest)
+    return exp_queue.sweep(args, lambda: planned(args), collect, MINUTES[args.stage], scored)
 
 
 if __name__ == "__main__":

@@ -126,3 +126,16 @@ def test_dry_run_prints_and_runs_nothing(capsys, tmp_path):
     assert capsys.readouterr().out.count("$ dvc exp run --queue") == 2  # resnet:hinge, 2 seeds
     with pytest.raises(SystemExit):
         gan_arch.main(["--stage", "long", "--dry-run", "--winners", "stylegan:hinge"])
+
+
+def test_a_run_scored_in_another_feature_net_is_queued_again(capsys, tmp_path):
+    baseline = baselines.record({"fid": 84.0, "recall": 0.6, "generator": "dcgan", "critic": "dcgan", "epochs": 60,
+                                 "generator_steps": 11220, "train_wall_time_s": 4389.0}, "wgan-gp", "d" * 16, "abcdef123", "test")
+    (tmp_path / "baseline.json").write_text(baseline.model_dump_json())
+    done = [{"name": "gan-arch-short-dcgan-wgan-gp-seed1", "metrics": {"fid": 400.0, "feature_net_digest": "d" * 16}},
+            {"name": "gan-arch-short-dcgan-hinge-seed1", "metrics": {"fid": 600.0, "feature_net_digest": "e" * 16}}]
+    (tmp_path / "experiments.json").write_text(json.dumps(done))
+    assert gan_arch.main(["--stage", "short", "--dry-run", "--seeds", "1", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("$ dvc exp run --queue") == len(gan_arch.CONFIGS) * len(gan_arch.LOSSES) - 1
+    assert "-n gan-arch-short-dcgan-wgan-gp-seed1 " not in out and "-n gan-arch-short-dcgan-hinge-seed1 " in out
