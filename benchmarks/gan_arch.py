@@ -123,14 +123,16 @@ def arch_runs(shown: object) -> list[dict]:
     return sorted(rows, key=lambda r: (r["stage"], r["config"], r["loss"], r["seed"]))
 
 
+def in_baseline_net(row: dict, baseline: Baseline | None) -> bool:
+    """Whether `row` was scored in the baseline's feature net (any row, without a baseline). Before
+    `gan.features.seed`, gan-features trained with each run's own `seed`, so a run of seed 1 was scored
+    in another network than the baseline's and than seed 2's."""
+    return baseline is None or (row.get("metrics") or {}).get("feature_net_digest") == baseline.feature_net_digest
+
+
 def split_by_net(rows: list[dict], baseline: Baseline | None) -> tuple[list[dict], list[dict]]:
-    """The runs scored in the baseline's feature net (the tables, plots and winners compare these) and the
-    others: before `gan.features.seed`, gan-features trained with each run's own `seed`, so a run of seed
-    1 was scored in another network than the baseline's and than seed 2's. Without a baseline, all runs."""
-    if baseline is None:
-        return rows, []
-    same = [r for r in rows if r["metrics"].get("feature_net_digest") == baseline.feature_net_digest]
-    return same, [r for r in rows if r not in same]
+    """The runs scored in the baseline's feature net (the tables, plots and winners compare these) and the others."""
+    return [r for r in rows if in_baseline_net(r, baseline)], [r for r in rows if not in_baseline_net(r, baseline)]
 
 
 def _mean(values: list) -> float | None:
@@ -369,10 +371,10 @@ def main(argv: list[str] | None = None) -> int:
     args = exp_queue.parse_args(parser, argv, OUT, "dvc queue start -j (default 1: a wall-clock budget wants the CPU to itself)")
     if args.record_baseline:
         return record_baseline(args.out)
+    # a collected run scored in another feature net than the baseline's is queued again, under the same
+    # name: remove its old experiment first (`dvc exp remove NAME`), DVC keeps one experiment a name
     baseline = read_baseline(args.out)
-    # a run scored in another feature net than the baseline's is queued again (under the same name)
-    scored = None if baseline is None else (lambda r: (r.get("metrics") or {}).get("feature_net_digest") == baseline.feature_net_digest)
-    return exp_queue.sweep(args, lambda: planned(args), collect, MINUTES[args.stage], scored)
+    return exp_queue.sweep(args, lambda: planned(args), collect, MINUTES[args.stage], lambda r: in_baseline_net(r, baseline))
 
 
 if __name__ == "__main__":
