@@ -294,9 +294,18 @@ def read_baseline(out: Path) -> Baseline | None:
     return baselines.read(path) if path.is_file() else None
 
 
+def with_curves(rows: list[dict], read=git_file) -> list[dict]:
+    """`dvc exp show --json` leaves out list-valued metrics: each run's `fid_curve` from the
+    metrics/gan.json its experiment commit holds, where the row has none."""
+    for r in rows:
+        if r["metrics"].get("fid_curve") is None and (raw := read(r["rev"], "metrics/gan.json")):
+            r["metrics"]["fid_curve"] = json.loads(raw).get("fid_curve")
+    return rows
+
+
 def collect(out: Path) -> list[dict]:
-    """This repo's gan-arch experiments plus the earlier sessions' rows (`exp_queue.with_earlier`)."""
-    rows = exp_queue.with_earlier(out, arch_runs(exp_queue.exp_show()))
+    """This repo's gan-arch experiments, with their FID curves, plus the earlier sessions' rows (`exp_queue.with_earlier`)."""
+    rows = exp_queue.with_earlier(out, with_curves(arch_runs(exp_queue.exp_show())))
     write_results(rows, out, baseline=read_baseline(out))
     return rows
 

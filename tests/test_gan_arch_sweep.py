@@ -139,3 +139,15 @@ def test_a_run_scored_in_another_feature_net_is_queued_again(capsys, tmp_path):
     out = capsys.readouterr().out
     assert out.count("$ dvc exp run --queue") == len(gan_arch.CONFIGS) * len(gan_arch.LOSSES) - 1
     assert "-n gan-arch-short-dcgan-wgan-gp-seed1 " not in out and "-n gan-arch-short-dcgan-hinge-seed1 " in out
+
+
+def test_fid_curves_come_from_the_experiment_commit_where_dvc_exp_show_leaves_them_out():
+    curve = [{"epoch": 1, "generator_steps": 10, "train_time_s": 60.0, "fid": 900.0}]
+    rows = [{"name": "a", "rev": "r1", "metrics": {"fid": 1.0, "fid_curve": None}},
+            {"name": "b", "rev": "r2", "metrics": {"fid": 2.0, "fid_curve": curve}},
+            {"name": "c", "rev": "r3", "metrics": {"fid": 3.0}}]
+    files = {("r1", "metrics/gan.json"): json.dumps({"fid_curve": curve}).encode()}
+    read = []
+    out = gan_arch.with_curves(rows, read=lambda rev, path: read.append(rev) or files.get((rev, path)))
+    assert out[0]["metrics"]["fid_curve"] == curve and out[1]["metrics"]["fid_curve"] is curve
+    assert out[2]["metrics"].get("fid_curve") is None and read == ["r1", "r3"]  # r2 had its curve: not read
