@@ -204,7 +204,8 @@ def table(rows: list[dict], baseline: Baseline | None = None, other_net: list[di
                          f"{_num(s['generator_params'], '{:,}')} | {_num(s['critic_params'], '{:,}')} | "
                          f"{_num(s['fid_mean'] / baseline.fid if baseline else None)} |")
         floor = _mean([s["fid_floor"] for s in summary])
-        lines += ["", f"FID floor (10k training images vs test): {_num(floor, '{:.4f}')}.", ""]
+        lines += ["", f"FID floor (10k training images vs test; each run draws its subset with its own seed, so this is "
+                      f"the mean over the configurations): {_num(floor, '{:.4f}')}.", ""]
     if other_net:
         lines += ["## Left out: scored in another feature network", "",
                   "These runs' gan-features was trained with the run's own `seed` (before `gan.features.seed`), so their FIDs "
