@@ -105,7 +105,7 @@ def queue_commands(stage: str, seeds: tuple[int, ...], winners: list[tuple[str, 
 
 # --- collecting ------------------------------------------------------------------------------------------
 
-METRICS = ("fid", "fid_floor", "precision", "recall", "generator_steps", "generator_params", "critic_params", "train_wall_time_s",
+METRICS = ("fid", "fid_without_ema", "fid_floor", "precision", "recall", "generator_steps", "generator_params", "critic_params", "train_wall_time_s",
            "stopped_by_budget", "time_budget_min", "feature_net_test_acc", "feature_net_digest", "fid_curve")
 
 
@@ -141,8 +141,8 @@ def _mean(values: list) -> float | None:
 
 
 def summarize(rows: list[dict], stage: str) -> list[dict]:
-    """Per (configuration, loss) of `stage`: runs, mean and sample std of FID, mean precision, recall and
-    steps reached, the parameter counts; best mean FID first."""
+    """Per (configuration, loss) of `stage`: runs, mean and sample std of FID, mean FID without EMA (where
+    every run has it), precision, recall and steps reached, the parameter counts; best mean FID first."""
     by: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
         if r["stage"] == stage and r["metrics"].get("fid") is not None:
@@ -154,6 +154,8 @@ def summarize(rows: list[dict], stage: str) -> list[dict]:
             "config": config, "loss": loss, "runs": len(ms), "fid_mean": statistics.mean(fid),
             "fid_std": statistics.stdev(fid) if len(fid) > 1 else None,
             **{k: _mean([m.get(k) for m in ms]) for k in ("precision", "recall", "generator_steps", "train_wall_time_s", "fid_floor")},
+            # over every run or none: runs before 2026-12-07 did not keep it
+            "fid_without_ema": None if any(m.get("fid_without_ema") is None for m in ms) else _mean([m["fid_without_ema"] for m in ms]),
             "generator_params": ms[0].get("generator_params"), "critic_params": ms[0].get("critic_params"),
         })
     return sorted(out, key=lambda s: s["fid_mean"])
@@ -189,17 +191,18 @@ def table(rows: list[dict], baseline: Baseline | None = None, other_net: list[di
              "same machine; FID (10k generated vs the test images), precision and recall (k = 3 nearest neighbours) "
              "in the features of the gan-features classifier"
              + (f" (test accuracy {100 * acc:.2f}%)" if acc is not None else "")
-             + "; mean ± sample std over seeds; steps: generator steps reached in the budget.", "", *baseline_text(baseline)]
+             + "; mean ± sample std over seeds; FID without EMA: the raw generator weights instead of their EMA "
+             "(recorded since 2026-12-07; – for earlier runs); steps: generator steps reached in the budget.", "", *baseline_text(baseline)]
     for stage in ("short", "long"):
         summary = summarize(rows, stage)
         if not summary:
             continue
         lines += [f"## {BUDGET_MIN[stage]}-minute budget ({stage} stage)", "",
-                  "| configuration | `gan.model` | loss | runs | FID | precision | recall | steps | generator params | critic params | FID ÷ baseline |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| configuration | `gan.model` | loss | runs | FID | FID without EMA | precision | recall | steps | generator params | critic params | FID ÷ baseline |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for s in summary:
             fid = _num(s["fid_mean"]) + (f" ± {s['fid_std']:.2f}" if s["fid_std"] is not None else "")
-            lines.append(f"| {s['config']} | {settings_text(s['config'])} | {s['loss']} | {s['runs']} | {fid} | "
+            lines.append(f"| {s['config']} | {settings_text(s['config'])} | {s['loss']} | {s['runs']} | {fid} | {_num(s['fid_without_ema'])} | "
                          f"{_num(s['precision'], '{:.3f}')} | {_num(s['recall'], '{:.3f}')} | {_num(s['generator_steps'], '{:.0f}')} | "
                          f"{_num(s['generator_params'], '{:,}')} | {_num(s['critic_params'], '{:,}')} | "
                          f"{_num(s['fid_mean'] / baseline.fid if baseline else None)} |")

@@ -62,9 +62,10 @@ def _exp(name: str, rev: str, fid: float | None, model: dict | None = None, **me
 
 def test_collector_tables_each_configuration(tmp_path):
     exps = [
-        _exp("gan-arch-short-dcgan-wgan-gp-seed1", "a1", 40.0),
-        _exp("gan-arch-short-dcgan-wgan-gp-seed2", "a2", 44.0),
+        _exp("gan-arch-short-dcgan-wgan-gp-seed1", "a1", 40.0, fid_without_ema=37.0),
+        _exp("gan-arch-short-dcgan-wgan-gp-seed2", "a2", 44.0, fid_without_ema=39.0),
         _exp("gan-arch-short-dcgan-sn-hinge-seed1", "b1", 30.0, {"spectral_norm": True}, precision=0.9),
+        _exp("gan-arch-short-dcgan-sn-hinge-seed2", "b2", 30.0, {"spectral_norm": True}, precision=0.9, fid_without_ema=25.0),
         _exp("gan-arch-short-selfmod-hinge-seed1", "c1", 35.0, {"generator": "selfmod", "critic": "resnet"}, generator_params=493745),
         _exp("gan-arch-short-resnet-wgan-gp-seed1", "d1", None),  # failed: no metrics
         _exp("quick", "e1", 41.0),  # not a gan-arch experiment
@@ -77,7 +78,8 @@ def test_collector_tables_each_configuration(tmp_path):
     rows = gan_arch.arch_runs(shown)
     assert [(r["stage"], r["config"], r["loss"], r["seed"]) for r in rows] == [
         ("long", "dcgan-sn", "hinge", 1), ("short", "dcgan", "wgan-gp", 1), ("short", "dcgan", "wgan-gp", 2),
-        ("short", "dcgan-sn", "hinge", 1), ("short", "resnet", "hinge", 1), ("short", "selfmod", "hinge", 1)]
+        ("short", "dcgan-sn", "hinge", 1), ("short", "dcgan-sn", "hinge", 2), ("short", "resnet", "hinge", 1),
+        ("short", "selfmod", "hinge", 1)]
     baseline = baselines.record({"fid": 84.0, "recall": 0.6, "generator": "dcgan", "critic": "dcgan", "epochs": 60,
                                  "generator_steps": 11220, "train_wall_time_s": 4389.0}, "wgan-gp", "d" * 16, "abcdef123", "test")
     scored, other_net = gan_arch.split_by_net(rows, baseline)
@@ -92,9 +94,11 @@ def test_collector_tables_each_configuration(tmp_path):
     gan_arch.write_results(rows, tmp_path, read=lambda rev, path: read.append((rev, path)) or (None if rev == "c1" else _png(tmp_path)),
                            baseline=baseline)
     md = (tmp_path / "gan_arch.md").read_text()
-    assert "| dcgan | defaults | wgan-gp | 2 | 42.00 ± 2.83 | 0.800 | 0.400 | 200 | 448,881 | 44,353 | 0.50 |" in md
+    assert "| dcgan | defaults | wgan-gp | 2 | 42.00 ± 2.83 | 38.00 | 0.800 | 0.400 | 200 | 448,881 | 44,353 | 0.50 |" in md
     assert "commit abcdef1" in md and "FID 84.00, precision –, recall 0.600" in md and "11,220 steps in 73 minutes" in md
-    assert "| selfmod | `generator=selfmod`, `critic=resnet` | hinge | 1 | 35.00 | 0.800 | 0.400 | 200 | 493,745 |" in md
+    # FID without EMA: a mean over every run or none (seed 1 of dcgan-sn has none)
+    assert "| dcgan-sn | `spectral_norm=true` | hinge | 2 | 30.00 ± 0.00 | – | 0.900 |" in md
+    assert "| selfmod | `generator=selfmod`, `critic=resnet` | hinge | 1 | 35.00 | – | 0.800 | 0.400 | 200 | 493,745 |" in md
     assert "## 80-minute budget (long stage)" in md and "test accuracy 90.00%" in md
     # the other network's run: listed apart, in no ranked row (its FID 5.0 would have been the best)
     assert "| gan-arch-short-resnet-hinge-seed1 | eeeeeeeeeeeeeeee | 5.00 | 0.800 | 0.400 | 200 |" in md
@@ -103,7 +107,7 @@ def test_collector_tables_each_configuration(tmp_path):
     assert sorted(read) == [("a1", gan_arch.SAMPLES), ("c1", gan_arch.SAMPLES), ("f1", gan_arch.SAMPLES)]
     for name in ("samples.png", "fid_over_time.png"):
         assert (tmp_path / name).read_bytes()[:8] == PNG, name
-    assert len(json.loads((tmp_path / "experiments.json").read_text())) == 6
+    assert len(json.loads((tmp_path / "experiments.json").read_text())) == 7
 
 
 def _png(tmp_path) -> bytes:
