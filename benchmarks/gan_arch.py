@@ -256,28 +256,47 @@ def git_file(rev: str, path: str) -> bytes | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
+GRIDS = "grids"  # under the results folder: each figure's sample grid, kept in git
+
+
+def sample_grid(row: dict, out: Path, read=git_file) -> bytes | None:
+    """`row`'s sample grid from its experiment commit, kept as `out/grids/<name>.png` (experiments stay on
+    the machine that ran them; the kept copy travels with the results), or the kept copy, or None."""
+    kept = Path(out) / GRIDS / f"{row['name']}.png"
+    png = read(row["rev"], SAMPLES)
+    if png:
+        with files.replacing(kept) as tmp:
+            tmp.write_bytes(png)
+        return png
+    return kept.read_bytes() if kept.is_file() else None
+
+
 def samples_figure(rows: list[dict], path: Path, read=git_file) -> None:
     """Each (configuration, loss)'s sample grid side by side: from the long stage where it ran there,
-    else the short one; the lowest seed's run."""
+    else the short one; the lowest seed's run whose grid is found (`sample_grid`)."""
     import matplotlib.image as mpimg
     import matplotlib.pyplot as plt
 
-    chosen: dict[tuple[str, str], dict] = {}
+    candidates: dict[tuple[str, str], list[dict]] = {}
     for r in sorted(rows, key=lambda r: (r["stage"] != "long", r["seed"])):
-        chosen.setdefault((r["config"], r["loss"]), r)
-    keys = sorted(chosen, key=lambda k: (list(CONFIGS).index(k[0]) if k[0] in CONFIGS else len(CONFIGS), k[1]))
+        candidates.setdefault((r["config"], r["loss"]), []).append(r)
+    keys = sorted(candidates, key=lambda k: (list(CONFIGS).index(k[0]) if k[0] in CONFIGS else len(CONFIGS), k[1]))
     cols = len(LOSSES)
     n_rows = max(1, -(-len(keys) // cols))
     fig, axes = plt.subplots(n_rows, cols, figsize=(4.2 * cols, 4.6 * n_rows), squeeze=False)
     for ax in axes.flat:
         ax.set_axis_off()
     for ax, key in zip(axes.flat, keys):
-        r = chosen[key]
-        png = read(r["rev"], SAMPLES)
+        r, png = candidates[key][0], None
+        for candidate in candidates[key]:
+            if png := sample_grid(candidate, path.parent, read):
+                r = candidate
+                break
         if png:
             ax.imshow(mpimg.imread(io.BytesIO(png), format="png"))
         else:
-            ax.text(0.5, 0.5, "no samples.png in the experiment", ha="center", va="center", transform=ax.transAxes)
+            ax.text(0.5, 0.5, "no sample grid: not in the experiment,\nnone kept under grids/", ha="center", va="center",
+                    transform=ax.transAxes)
         fid = r["metrics"].get("fid")
         ax.set_title(f"{key[0]} / {key[1]} ({r['stage']}, seed {r['seed']})\nFID {_num(fid)}, {_num(r['metrics'].get('generator_steps'), '{:.0f}')} steps",
                      fontsize=9)

@@ -107,6 +107,14 @@ def test_collector_tables_each_configuration(tmp_path):
     assert sorted(read) == [("a1", gan_arch.SAMPLES), ("c1", gan_arch.SAMPLES), ("f1", gan_arch.SAMPLES)]
     for name in ("samples.png", "fid_over_time.png"):
         assert (tmp_path / name).read_bytes()[:8] == PNG, name
+    # the grids drawn are kept beside the results, and drawn from there once the experiments are gone
+    assert sorted(p.name for p in (tmp_path / "grids").iterdir()) == [
+        "gan-arch-long-dcgan-sn-hinge-seed1.png", "gan-arch-short-dcgan-wgan-gp-seed1.png"]
+    gone = []
+    gan_arch.samples_figure(scored, tmp_path / "again.png", read=lambda rev, path: gone.append(rev))
+    assert (tmp_path / "again.png").read_bytes()[:8] == PNG and sorted(gone) == ["a1", "c1", "f1"]
+    long_run = next(r for r in scored if r["stage"] == "long")
+    assert gan_arch.sample_grid(long_run, tmp_path, read=lambda rev, path: None) == _png(tmp_path)
     assert len(json.loads((tmp_path / "experiments.json").read_text())) == 7
 
 
