@@ -154,7 +154,7 @@ def summarize(rows: list[dict], stage: str) -> list[dict]:
             "config": config, "loss": loss, "runs": len(ms), "fid_mean": statistics.mean(fid),
             "fid_std": statistics.stdev(fid) if len(fid) > 1 else None,
             **{k: _mean([m.get(k) for m in ms]) for k in ("precision", "recall", "generator_steps", "train_wall_time_s", "fid_floor")},
-            # over every run or none: runs before 2026-12-07 did not keep it
+            # over every run or none: the rows collected before 2026-12-07 do not hold it
             "fid_without_ema": None if any(m.get("fid_without_ema") is None for m in ms) else _mean([m["fid_without_ema"] for m in ms]),
             "generator_params": ms[0].get("generator_params"), "critic_params": ms[0].get("critic_params"),
         })
@@ -192,7 +192,7 @@ def table(rows: list[dict], baseline: Baseline | None = None, other_net: list[di
              "in the features of the gan-features classifier"
              + (f" (test accuracy {100 * acc:.2f}%)" if acc is not None else "")
              + "; mean ± sample std over seeds; FID without EMA: the raw generator weights instead of their EMA "
-             "(recorded since 2026-12-07; – for earlier runs); steps: generator steps reached in the budget.", "", *baseline_text(baseline)]
+             "(collected since 2026-12-07; – where a row's earlier runs were collected without it); steps: generator steps reached in the budget.", "", *baseline_text(baseline)]
     for stage in ("short", "long"):
         summary = summarize(rows, stage)
         if not summary:
