@@ -68,9 +68,10 @@ def test_plain_resnet_batchnorm_ignores_z():
     assert torch.equal(block.norm1(h, z), block.norm1(h, torch.zeros_like(z)))
 
 
-def test_default_model_is_todays_dcgan():
-    """The defaults build the same modules, keys, shapes and initial weights as before the new keys."""
-    mp = ModelParams()
+def test_auto_upsampling_builds_the_dcgan_of_before_the_new_keys():
+    """`upsample: auto` and the other defaults build the same modules, keys, shapes and initial weights
+    as the DCGAN of before issue 38's keys (whose default is now `nearest`)."""
+    mp = ModelParams(upsample="auto")
     torch.manual_seed(0)
     built = GAN(mp.model_dump(), tiny_gan_params().train.model_dump())
     torch.manual_seed(0)

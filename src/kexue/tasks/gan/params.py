@@ -34,8 +34,9 @@ class ModelParams(Strict):
     d_channels: int = Field(16, ge=1)  # critic width: c -> 2c -> 4c channels at 28 -> 14 -> 7 pixels
     generator: Literal["dcgan", "resnet", "selfmod"] = "dcgan"  # nn/dcgan.py, nn/gan_resnet.py, nn/selfmod.py
     critic: Literal["dcgan", "resnet"] = "dcgan"
+    # nearest: upsampling + conv, issue 38's best (docs/gan.md); transposed: DCGAN's own;
     # auto: the generator's own (dcgan: transposed; resnet, selfmod: nearest upsampling + conv)
-    upsample: Literal["auto", "transposed", "nearest"] = "auto"
+    upsample: Literal["auto", "transposed", "nearest"] = "nearest"
     selfmod_hidden: int = Field(32, ge=1)  # hidden units of each self-modulation MLP
     spectral_norm: bool = False  # on every critic layer
 
@@ -50,7 +51,7 @@ class TrainParams(Strict):
     lr_d: float = Field(2e-4, gt=0)
     beta1: float = Field(0.5, ge=0, lt=1)  # Adam betas
     beta2: float = Field(0.9, ge=0, lt=1)
-    ema_decay: EmaDecay = 0.999  # EMA decay of the generator weights (torch's AveragedModel); 0 = off
+    ema_decay: EmaDecay = 0.0  # EMA decay of the generator weights (torch's AveragedModel); 0 = off (issue 38: the raw generator scored better)
     snapshots: int = Field(6, ge=1)  # generator snapshots kept for the FID-over-training curve
     train_limit: int = Field(0, ge=0)  # use only the first N training images (0 = all)
     # Stop when training has taken this many minutes (a resumed run counts its earlier time); 0 = off.
